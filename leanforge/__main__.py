@@ -1,0 +1,3 @@
+from leanforge.cli import main
+
+main()

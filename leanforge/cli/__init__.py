@@ -1,0 +1,63 @@
+"""The `forge` command line. Only this layer turns ForgeError into exit codes and one-line messages."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from leanforge import __version__
+from leanforge.cli.common import CONTEXT_SETTINGS
+from leanforge.errors import ForgeError
+
+
+class ForgeGroup(click.Group):
+    """Turns forge's own errors into one clean line (set FORGE_DEBUG=1 for the traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ForgeError as exc:
+            if os.environ.get("FORGE_DEBUG"):
+                raise
+            if exc.usage:
+                raise click.UsageError(str(exc), ctx) from None
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=ForgeGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "-V", "--version", prog_name="forge")
+def cli() -> None:
+    """leanforge: ship LLM-built changes only through locked acceptance tests.
+
+    \b
+    Human path today:
+      forge init                          write .forge/config.toml and PLAYBOOK.md
+      forge spec "task" --tests T.py      lock tests, branch, worktree (red before green)
+      forge gate SLUG                     run the hardened gate on the worktree
+      forge list / show SLUG / clean      inspect and tidy tasks
+    """
+
+
+def _register() -> None:
+    from leanforge.cli import gate, init, spec, tasks
+
+    cli.add_command(init.init)
+    cli.add_command(spec.spec)
+    cli.add_command(gate.gate)
+    cli.add_command(tasks.list_tasks)
+    cli.add_command(tasks.show)
+    cli.add_command(tasks.clean)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="forge")
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,122 @@
+"""`forge list`, `forge show`, `forge clean`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from leanforge.cli.common import (
+    CONTEXT_SETTINGS,
+    emit_json,
+    forge_here,
+    json_option,
+    progress,
+    quiet,
+)
+from leanforge.errors import LockTampered
+from leanforge.lock import read_manifest
+from leanforge.records import TaskRecord, to_json
+from leanforge.tasks import clean as clean_tasks
+
+
+@click.command("list", context_settings=CONTEXT_SETTINGS)
+@json_option
+def list_tasks(as_json: bool) -> None:
+    """List the tasks of this repository."""
+    records = list(forge_here().store.all())
+    if as_json:
+        emit_json([to_json(r) for r in records])
+        return
+    if not records:
+        click.echo(
+            'no tasks yet; start one with: forge spec "what to build" --tests tests/test_it.py'
+        )
+        return
+    width = max(len(r.slug) for r in records)
+    for r in records:
+        click.echo(f"{r.slug:<{width}}  {r.status:<8}  attempts {r.attempts}  {r.title[:60]}")
+
+
+def show_payload(
+    record: TaskRecord, lock_files: list[dict[str, str]], lock_state: str
+) -> dict[str, object]:
+    return {
+        **to_json(record),
+        "cost_usd": round(record.cost_usd, 4),
+        "lock_files": lock_files,
+        "lock_state": lock_state,
+    }
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("slug")
+@json_option
+def show(slug: str, as_json: bool) -> None:
+    """Show one task: status, branch, worktree, lock, attempts, usage and cost."""
+    forge = forge_here()
+    record = forge.store.get(slug)
+    try:
+        manifest = read_manifest(forge.store.lock_dir(slug), record.lock_sha256)
+        files = [{"path": f.path, "kind": f.kind, "sha256": f.sha256} for f in manifest.files]
+        state = "verified"
+    except LockTampered as exc:
+        files, state = [], f"TAMPERED: {exc}"
+    payload = show_payload(record, files, state)
+    if as_json:
+        emit_json(payload)
+        return
+    rows = [
+        ("task", record.title),
+        ("status", record.status),
+        ("base", f"{record.base_branch} @ {record.base_commit[:12]}"),
+        ("branch", record.branch),
+        ("worktree", record.worktree),
+        ("attempts", str(record.attempts)),
+        (
+            "gate runs",
+            f"{record.gate_runs}"
+            + (
+                ""
+                if record.last_gate_passed is None
+                else f" (last {'passed' if record.last_gate_passed else 'failed'})"
+            ),
+        ),
+        ("lock", f"sha256:{record.lock_sha256} ({state})"),
+        ("locked files", ", ".join(record.locked_files)),
+        ("held-out", str(record.holdout_count)),
+        ("created", record.created_at),
+        ("updated", record.updated_at),
+        ("cost", f"${record.cost_usd:.4f}"),
+    ]
+    rows += [
+        (f"usage {role}", json.dumps(vars(u) if hasattr(u, "__dict__") else u))
+        for role, u in record.usage.items()
+    ]
+    for key, value in rows:
+        click.echo(f"{key:>12}  {value}")
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("slug", required=False)
+@click.option("--merged", is_flag=True, help="Clean every merged task.")
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Clean every task (unmerged ones are kept unless --force).",
+)
+@click.option("--force", is_flag=True, help="Also delete unmerged work.")
+@json_option
+def clean(slug: str | None, merged: bool, everything: bool, force: bool, as_json: bool) -> None:
+    """Remove tasks' worktrees, branches and state. Never deletes unmerged work without --force."""
+    results = clean_tasks(
+        forge_here(), slug, merged, everything, force, quiet if as_json else progress
+    )
+    if as_json:
+        emit_json([{"slug": r.slug, "removed": r.removed, "reason": r.reason} for r in results])
+        return
+    if not results:
+        click.echo("nothing to clean")
+    for r in results:
+        click.echo(f"{r.slug}: {r.reason}")

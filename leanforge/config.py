@@ -1,0 +1,334 @@
+"""Settings, in one place: built-in defaults -> .forge/config.toml -> environment -> flags.
+
+Every field carries its documentation in ``metadata["doc"]``; ``forge init`` renders the file from
+these, so the written config and this module cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leanforge.errors import ConfigError, InterpreterError
+
+CONFIG_RELPATH = Path(".forge") / "config.toml"
+PLAYBOOK_RELPATH = Path(".forge") / "PLAYBOOK.md"
+SANDBOX_MODES = ("auto", "bwrap", "none")
+
+
+def _doc(text: str) -> Any:
+    return {"doc": text}
+
+
+@dataclass(frozen=True)
+class Models:
+    """Model id per role (any Messages-API model id)."""
+
+    spec_writer: str = field(
+        default="claude-sonnet-4-5", metadata=_doc("writes the spec and the acceptance tests")
+    )
+    engineer: str = field(
+        default="claude-sonnet-4-5", metadata=_doc("implements the task in its worktree")
+    )
+    reviewer: str = field(default="claude-sonnet-4-5", metadata=_doc("each reviewer lens"))
+    tech_lead: str = field(
+        default="claude-sonnet-4-5", metadata=_doc("rewrites PLAYBOOK.md after a merge")
+    )
+    lab_worker: str = field(
+        default="claude-sonnet-4-5", metadata=_doc("runs one metric-lab experiment")
+    )
+    lab_director: str = field(
+        default="claude-sonnet-4-5", metadata=_doc("keeps the metric lab's notes")
+    )
+    lab_critic: str = field(
+        default="claude-sonnet-4-5", metadata=_doc("critiques metric-lab experiments")
+    )
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """How `forge build` runs a task."""
+
+    reviewers: int = field(
+        default=3, metadata=_doc("reviewers that must all approve (one lens each, cycling)")
+    )
+    lenses: tuple[str, ...] = field(
+        default=("correctness", "tests-and-edge-cases", "security-and-gaming"),
+        metadata=_doc("reviewer lenses, by prompt name under prompts/lenses/"),
+    )
+    max_attempts: int = field(
+        default=3, metadata=_doc("engineer attempts before a task is marked failed")
+    )
+    target_branch: str = field(
+        default="",
+        metadata=_doc('branch tasks start from and merge into ("" = the current branch)'),
+    )
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Spending limits; a budget stops an agent before it is exceeded."""
+
+    task_usd: float = field(
+        default=10.0, metadata=_doc("total spend for one task, all roles and attempts")
+    )
+    session_usd: float = field(default=3.0, metadata=_doc("spend for one agent session"))
+    max_turns: int = field(default=60, metadata=_doc("model turns in one agent session"))
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The hardened gate."""
+
+    test_command: str = field(
+        default="{python} -m pytest -q",
+        metadata=_doc(
+            "the project's own test command, run in the worktree; {python} is the interpreter below"
+        ),
+    )
+    plugins: tuple[str, ...] = field(
+        default=(),
+        metadata=_doc(
+            "pytest plugins the gate loads with -p (plugin autoload is off in the gate), e.g. ['pytest_asyncio']"
+        ),
+    )
+    output_limit_bytes: int = field(
+        default=1_000_000, metadata=_doc("stdout/stderr kept per run; the rest is cut")
+    )
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """Where commands run."""
+
+    mode: str = field(
+        default="auto",
+        metadata=_doc(
+            '"bwrap" (bubblewrap), "none" (no isolation, warned on every run) or "auto" (bwrap if it works)'
+        ),
+    )
+    env_passthrough: tuple[str, ...] = field(
+        default=(),
+        metadata=_doc(
+            "extra environment variables passed into the sandbox (secrets are never passed)"
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Wall-clock limits, in seconds."""
+
+    test_run: float = field(default=600.0, metadata=_doc("one pytest run of the locked tests"))
+    project_suite: float = field(default=1200.0, metadata=_doc("the project's own test command"))
+    agent_session: float = field(default=1800.0, metadata=_doc("one agent session"))
+
+
+@dataclass(frozen=True)
+class Config:
+    """All of forge's settings."""
+
+    python: str = field(
+        default="",
+        metadata=_doc(
+            "the project's interpreter; \"\" = the repo's .venv/bin/python if present, else python3 on PATH"
+        ),
+    )
+    models: Models = field(default_factory=Models)
+    pipeline: Pipeline = field(default_factory=Pipeline)
+    budgets: Budgets = field(default_factory=Budgets)
+    gate: Gate = field(default_factory=Gate)
+    sandbox: Sandbox = field(default_factory=Sandbox)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+
+#: Environment overrides: variable -> (section or "", key).
+ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
+    "FORGE_PYTHON": ("", "python"),
+    "FORGE_SANDBOX": ("sandbox", "mode"),
+    "FORGE_TEST_COMMAND": ("gate", "test_command"),
+}
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, tuple):
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise ConfigError(
+            f"{where}: expected {type(default).__name__}, got {value!r}; fix .forge/config.toml"
+        )
+    return value
+
+
+def _apply(obj: Any, values: Mapping[str, Any], where: str) -> Any:
+    known = {f.name: f for f in dataclasses.fields(obj)}
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(
+                f"{where}: unknown setting {key!r}; see `forge init` for the documented settings"
+            )
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(
+                    f"{where}.{key}: expected a [{key}] table; fix .forge/config.toml"
+                )
+            changes[key] = _apply(current, value, f"{where}.{key}")
+        else:
+            changes[key] = _coerce(value, current, f"{where}.{key}")
+    return dataclasses.replace(obj, **changes)
+
+
+def validate(config: Config) -> Config:
+    """Reject values that are well-typed but meaningless."""
+    if config.sandbox.mode not in SANDBOX_MODES:
+        raise ConfigError(
+            f"sandbox.mode must be one of {', '.join(SANDBOX_MODES)}, not {config.sandbox.mode!r}"
+        )
+    if config.pipeline.reviewers < 1:
+        raise ConfigError("pipeline.reviewers must be at least 1")
+    if config.pipeline.max_attempts < 1:
+        raise ConfigError("pipeline.max_attempts must be at least 1")
+    if "{python}" not in config.gate.test_command and not config.gate.test_command.strip():
+        raise ConfigError("gate.test_command must not be empty")
+    for name in ("test_run", "project_suite", "agent_session"):
+        if getattr(config.timeouts, name) <= 0:
+            raise ConfigError(f"timeouts.{name} must be positive")
+    return config
+
+
+def load(
+    workdir: Path, env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Config:
+    """Read the config of the repository checked out at ``workdir``.
+
+    The file is read from the user's own checkout, never from a task worktree, so an engineer
+    cannot loosen the gate by editing the config in its branch.
+    """
+    config = Config()
+    path = workdir / CONFIG_RELPATH
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"{CONFIG_RELPATH} is not valid TOML ({exc}); fix it or delete it to use defaults"
+            ) from exc
+        config = _apply(config, data, "config")
+    env = os.environ if env is None else env
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if env.get(var):
+            config = _apply(config, {section: {key: env[var]}} if section else {key: env[var]}, var)
+    if overrides:
+        config = _apply(config, overrides, "option")
+    return validate(config)
+
+
+def render_default_config() -> str:
+    """The documented config.toml that `forge init` writes: every setting, at its default."""
+    lines = [
+        "# leanforge settings. Every setting is shown at its built-in default.",
+        "# Precedence: built-in defaults -> this file -> FORGE_* environment variables -> command-line flags.",
+        "",
+    ]
+    config = Config()
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if not dataclasses.is_dataclass(value):
+            lines += [f"# {f.metadata['doc']}", f"{f.name} = {_toml(value)}", ""]
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            lines += [f"[{f.name}]", f"# {type(value).__doc__}"]
+            for sub in dataclasses.fields(value):
+                lines += [
+                    f"# {sub.metadata['doc']}",
+                    f"{sub.name} = {_toml(getattr(value, sub.name))}",
+                ]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def resolve_python(config: Config, workdir: Path) -> Path:
+    """The project's interpreter: configured, else the repo's .venv, else python3 on PATH.
+
+    Always taken from the main checkout, never from a task worktree: a planted
+    ``.venv/bin/python`` in a worktree could fake the gate's results.
+    """
+    if config.python:
+        candidate = Path(config.python).expanduser()
+        if not candidate.is_absolute():
+            found = (
+                (workdir / candidate)
+                if (workdir / candidate).exists()
+                else shutil.which(config.python)
+            )
+            if found is None:
+                raise InterpreterError(
+                    f"python = {config.python!r} was not found; set `python` in .forge/config.toml to a real interpreter"
+                )
+            candidate = Path(found)
+        if not candidate.exists():
+            raise InterpreterError(
+                f"python = {config.python!r} does not exist; set `python` in .forge/config.toml to a real interpreter"
+            )
+        return candidate.absolute()
+    venv = workdir / ".venv" / "bin" / "python"
+    if venv.exists():
+        return venv
+    found = shutil.which("python3")
+    if found is None:
+        raise InterpreterError(
+            "no python3 on PATH and no .venv in the repository; set `python` in .forge/config.toml"
+        )
+    return Path(found)
+
+
+def check_pytest(python: Path) -> str:
+    """Return the pytest version the interpreter has, or say how to install it."""
+    try:
+        proc = subprocess.run(
+            [str(python), "-I", "-c", "import pytest; print(pytest.__version__)"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        )
+    except OSError as exc:
+        raise InterpreterError(
+            f"cannot run {python} ({exc}); set `python` in .forge/config.toml"
+        ) from exc
+    if proc.returncode != 0:
+        raise InterpreterError(
+            f"{python} has no pytest; install it with `{python} -m pip install pytest` or set `python` in .forge/config.toml"
+        )
+    return proc.stdout.strip()

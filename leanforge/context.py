@@ -1,0 +1,76 @@
+"""Wiring: the real adapters for one repository, built once per command and injected onward."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pygit2
+
+from leanforge import config as config_mod
+from leanforge.clock import Clock, SystemClock
+from leanforge.config import Config
+from leanforge.gate.passes import Runner
+from leanforge.sandbox.base import Executor
+from leanforge.sandbox.factory import layout_for, make_executor
+from leanforge.state import RepoPaths, discover
+from leanforge.store import TaskStore
+
+
+def _stderr_warn(message: str) -> None:
+    import click
+
+    click.secho(f"warning: {message}", fg="yellow", err=True)
+
+
+@dataclass
+class Forge:
+    repo: pygit2.Repository
+    paths: RepoPaths
+    config: Config
+    clock: Clock = field(default_factory=SystemClock)
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    warn: Callable[[str], None] = _stderr_warn
+    executor_override: Executor | None = None
+
+    @cached_property
+    def store(self) -> TaskStore:
+        return TaskStore(self.paths)
+
+    @cached_property
+    def python(self) -> Path:
+        """The project's interpreter, checked once to have pytest."""
+        python = config_mod.resolve_python(self.config, self.paths.workdir)
+        config_mod.check_pytest(python)
+        return python
+
+    @cached_property
+    def executor(self) -> Executor:
+        if self.executor_override is not None:
+            return self.executor_override
+        return make_executor(
+            self.config.sandbox.mode, layout_for(self.paths, self.python), self.warn
+        )
+
+    def runner(self, scratch_root: Path) -> Runner:
+        return Runner(
+            python=self.python,
+            executor=self.executor,
+            scratch_root=scratch_root,
+            source_env=self.env,
+            passthrough=self.config.sandbox.env_passthrough,
+            plugins=self.config.gate.plugins,
+            output_limit=self.config.gate.output_limit_bytes,
+        )
+
+
+def open_forge(start: Path, overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Forge:
+    repo, paths = discover(start)
+    env = kwargs.get("env", os.environ)
+    return Forge(
+        repo=repo, paths=paths, config=config_mod.load(paths.workdir, env, overrides), **kwargs
+    )

@@ -1,0 +1,1 @@
+"""The hardened gate (DESIGN.md §4): pristine tests, two passes, canaries, junit, scan."""

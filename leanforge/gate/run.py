@@ -1,0 +1,276 @@
+"""The hardened gate, all eight steps of DESIGN.md §4, on a task worktree's current state."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+
+from leanforge import lock
+from leanforge.clock import Clock, iso, random_token
+from leanforge.errors import CorruptState, LockTampered
+from leanforge.gate import decide, tamper, testfiles, workspace
+from leanforge.gate.changes import blob_bytes, worktree_changes
+from leanforge.gate.passes import PassResult, Runner, drop_bytecode, is_pytest, project_argv
+from leanforge.gate.report import Check, GateReport
+from leanforge.gate.scan import Finding, scan
+from leanforge.records import TaskRecord
+
+SPEC_DIR = ".forge/specs"
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    test_command: str
+    test_timeout: float
+    project_timeout: float
+
+
+@dataclass(frozen=True)
+class GateTree:
+    """The gate-owned test trees: ``a`` for the real tests, ``inverted`` for their twins."""
+
+    root: Path
+    ini: Path
+    a: Path
+    inverted: Path
+    canary: str
+    tests: tuple[str, ...]
+    inverted_tests: tuple[str, ...]
+
+
+def canary_source(name: str) -> str:
+    return f"def {name}():\n    assert False, 'forge canary: this test must fail'\n"
+
+
+def build_gate_tree(
+    repo: pygit2.Repository,
+    base: pygit2.Commit,
+    worktree: Path,
+    tests: Mapping[str, bytes],
+    root: Path,
+    patterns: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+) -> tuple[GateTree, tuple[testfiles.ExpectedTest, ...]]:
+    """Lay out pass A's tree and the inverted tree under ``root``; return them and the expected tests."""
+    options = workspace.base_pytest_options(
+        {
+            name: data
+            for name, _ in workspace.CONFIG_CANDIDATES
+            if (data := blob_bytes(base.tree, name)) is not None
+        }
+    )
+    functions, classes = patterns or workspace.test_patterns(options)
+    support = workspace.base_support(repo, base, list(tests))
+    canary = f"test_forge_canary_{random_token()}"
+    expected = tuple(
+        e
+        for path, data in sorted(tests.items())
+        for e in testfiles.expected_tests(path, data, functions, classes)
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    ini = root / "pytest.ini"
+    ini.write_text(workspace.gate_ini(options, workspace.import_paths(worktree, options)))
+    a, inverted = root / "a", root / "inverted"
+    workspace.write_tree(a, {**support, **tests, f"{canary}.py": canary_source(canary)})
+    invertible = {e.path for e in expected if e.invertible}
+    twins = {
+        path: testfiles.invert(path, data, functions, classes)
+        for path, data in tests.items()
+        if path in invertible
+    }
+    workspace.write_tree(inverted, {**support, **twins, f"{canary}.py": canary_source(canary)})
+    tree = GateTree(
+        root=root,
+        ini=ini,
+        a=a,
+        inverted=inverted,
+        canary=canary,
+        tests=(*sorted(tests), f"{canary}.py"),
+        inverted_tests=(*sorted(twins), f"{canary}.py"),
+    )
+    return tree, expected
+
+
+def _lock_checks(
+    record: TaskRecord, lock_dir: Path
+) -> tuple[Check, dict[str, bytes], dict[str, bytes]]:
+    try:
+        manifest = lock.read_manifest(lock_dir, record.lock_sha256)
+        acceptance = lock.read_pristine(lock_dir, manifest, [lock.ACCEPTANCE])
+        holdout = lock.read_pristine(lock_dir, manifest, [lock.HOLDOUT])
+    except (LockTampered, CorruptState) as exc:
+        return Check("lock", False, str(exc)), {}, {}
+    return (
+        Check(
+            "lock",
+            True,
+            f"manifest sha256:{manifest.digest[:12]}… verified, {len(manifest.files)} file(s)",
+        ),
+        acceptance,
+        holdout,
+    )
+
+
+def run_gate(
+    repo: pygit2.Repository,
+    record: TaskRecord,
+    lock_dir: Path,
+    runner_factory: Callable[[Path], Runner],
+    settings: GateSettings,
+    clock: Clock,
+    run_number: int,
+    warnings: tuple[str, ...] = (),
+) -> GateReport:
+    """Run the gate and return its report (it does not save it: the caller does)."""
+    started, t0 = clock.now(), time.monotonic()
+    worktree = Path(record.worktree)
+    checks: list[Check] = []
+    flags: list[Finding] = []
+
+    def report() -> GateReport:
+        return GateReport(
+            slug=record.slug,
+            run=run_number,
+            base_commit=record.base_commit,
+            executor=runner.executor.name if runner else "",
+            started_at=iso(started),
+            duration_s=round(time.monotonic() - t0, 3),
+            checks=tuple(checks),
+            flags=tuple(flags),
+            warnings=warnings,
+        )
+
+    runner: Runner | None = None
+    lock_check, acceptance, holdout = _lock_checks(record, lock_dir)
+    checks.append(lock_check)
+    if not lock_check.passed:
+        return report()
+    if not (worktree / ".git").exists():
+        checks.append(
+            Check("worktree", False, f"the task worktree {worktree} is missing; re-spec the task")
+        )
+        return report()
+
+    # Step 1: tampering, judged on the working files and on the branch's last commit.
+    wt_repo = pygit2.Repository(str(worktree))
+    head_tree = wt_repo.head.peel(pygit2.Commit).tree
+    reasons = tamper.find_tampering(
+        acceptance,
+        tamper.read_locked(worktree, list(acceptance)),
+        {p: blob_bytes(head_tree, p) for p in acceptance},
+    )
+    checks.append(
+        Check(
+            "locked tests untouched",
+            not reasons,
+            "; ".join(reasons) if reasons else f"{len(acceptance)} locked file(s) pristine",
+            tuple(reasons),
+        )
+    )
+    tamper.restore(worktree, acceptance)
+
+    base = repo[record.base_commit].peel(pygit2.Commit)
+    scratch = Path(tempfile.mkdtemp(prefix="forge-gate-"))
+    try:
+        runner = runner_factory(scratch)
+        drop_bytecode(worktree)
+        tree, expected = build_gate_tree(
+            repo, base, worktree, {**acceptance, **holdout}, scratch / "tree"
+        )
+        exp_acc = [e for e in expected if e.path in acceptance]
+        exp_hold = [e for e in expected if e.path in holdout]
+        project_cmd = project_argv(settings.test_command, runner.python)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            fut_a = pool.submit(
+                runner.isolated, tree.a, tree.ini, tree.tests, worktree, settings.test_timeout
+            )
+            fut_inv = pool.submit(
+                runner.isolated,
+                tree.inverted,
+                tree.ini,
+                tree.inverted_tests,
+                worktree,
+                settings.test_timeout,
+            )
+            fut_project = pool.submit(
+                runner.in_worktree, worktree, project_cmd, settings.project_timeout
+            )
+            changes = [
+                c
+                for c in worktree_changes(worktree, base)
+                if c.path not in acceptance and not c.path.startswith(SPEC_DIR + "/")
+            ]
+            flags = scan(changes)
+            result_a, result_inv, project = _wait(fut_a), _wait(fut_inv), _wait(fut_project)
+
+        pass_a = decide.judge_tests(
+            "acceptance tests, pristine setup (pass A)", result_a.cases, exp_acc, died=result_a.died
+        )
+        # Pass B reuses the project suite's run when it covered every locked test.
+        pass_b_source = project
+        if not (
+            is_pytest(project_cmd)
+            and project.cases is not None
+            and all(_ran(project, e) for e in exp_acc)
+        ):
+            pass_b_source = runner.in_worktree(
+                worktree,
+                [str(runner.python), "-m", "pytest", *sorted(acceptance)],
+                settings.test_timeout,
+            )
+        pass_b = decide.judge_tests(
+            "acceptance tests, engineer's setup (pass B)",
+            pass_b_source.cases,
+            exp_acc,
+            died=pass_b_source.died,
+        )
+        suspects = sorted(
+            {
+                f.path
+                for f in flags
+                if f.kind in ("test infrastructure", "ci") or f.kind == "defines pytest hooks"
+            }
+        )
+        checks += [
+            pass_a,
+            decide.judge_tests("held-out tests", result_a.cases, exp_hold, died=result_a.died),
+            decide.judge_canary("canary", result_a.cases, tree.canary, tree.canary),
+            decide.judge_inverted("inverted canary", result_inv.cases, result_a.cases, expected),
+            pass_b,
+            decide.judge_agreement("passes agree", pass_a, pass_b, suspects),
+            decide.judge_project(
+                "project test suite",
+                project.run.returncode,
+                project.run.timed_out,
+                project.cases,
+                is_pytest(project_cmd),
+            ),
+            Check(
+                "scan",
+                True,
+                f"{len(flags)} finding(s) for reviewers"
+                if flags
+                else "no changes to test infrastructure or suspicious constructs",
+            ),
+        ]
+    except SyntaxError as exc:
+        checks.append(Check("locked tests parse", False, f"a locked test does not parse: {exc}"))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return report()
+
+
+def _wait(future: Future[PassResult]) -> PassResult:
+    return future.result()
+
+
+def _ran(result: PassResult, test: testfiles.ExpectedTest) -> bool:
+    return result.cases is not None and any(
+        c.classname == test.classname and c.function == test.function for c in result.cases
+    )

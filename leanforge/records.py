@@ -1,0 +1,117 @@
+"""Task records: the data and the state machine, as pure values and functions."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from leanforge.errors import InvalidTransition
+
+SPECCED, BUILDING, GATED, REVIEWED, MERGED, FAILED = (
+    "specced",
+    "building",
+    "gated",
+    "reviewed",
+    "merged",
+    "failed",
+)
+STATUSES = (SPECCED, BUILDING, GATED, REVIEWED, MERGED, FAILED)
+
+#: Allowed moves. A failed gate or review sends the task back to building; failed can be retried.
+TRANSITIONS: Mapping[str, frozenset[str]] = {
+    SPECCED: frozenset({BUILDING, GATED, FAILED}),
+    BUILDING: frozenset({BUILDING, GATED, FAILED}),
+    GATED: frozenset({BUILDING, GATED, REVIEWED, FAILED}),
+    REVIEWED: frozenset({BUILDING, GATED, MERGED, FAILED}),
+    FAILED: frozenset({BUILDING, GATED}),
+    MERGED: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens and cost of one role, summed over calls."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class Event:
+    at: str
+    status: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    slug: str
+    title: str
+    status: str
+    base_branch: str
+    base_commit: str
+    branch: str
+    worktree: str
+    lock_sha256: str
+    locked_files: tuple[str, ...]
+    holdout_count: int
+    created_at: str
+    updated_at: str
+    spec_commit: str = ""
+    attempts: int = 0
+    gate_runs: int = 0
+    last_gate_passed: bool | None = None
+    merged_commit: str = ""
+    usage: Mapping[str, Usage] = field(default_factory=dict)
+    history: tuple[Event, ...] = ()
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(u.cost_usd for u in self.usage.values())
+
+
+def transition(
+    record: TaskRecord, status: str, at: str, note: str = "", **changes: Any
+) -> TaskRecord:
+    """Move ``record`` to ``status`` (a pure function): raises if the state machine forbids it."""
+    if status not in TRANSITIONS[record.status]:
+        raise InvalidTransition(f"task {record.slug} is {record.status}; it cannot become {status}")
+    return dataclasses.replace(
+        record,
+        status=status,
+        updated_at=at,
+        history=(*record.history, Event(at=at, status=status, note=note)),
+        **changes,
+    )
+
+
+def to_json(record: TaskRecord) -> dict[str, Any]:
+    data = dataclasses.asdict(record)
+    data["locked_files"] = list(record.locked_files)
+    data["usage"] = {role: dataclasses.asdict(u) for role, u in record.usage.items()}
+    data["history"] = [dataclasses.asdict(e) for e in record.history]
+    return data
+
+
+def from_json(data: Mapping[str, Any]) -> TaskRecord:
+    """Rebuild a record; raises KeyError/TypeError/ValueError on a malformed one."""
+    names = {f.name for f in dataclasses.fields(TaskRecord)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown fields {sorted(unknown)}")
+    values = dict(data)
+    values["locked_files"] = tuple(str(p) for p in data["locked_files"])
+    values["usage"] = {str(role): Usage(**u) for role, u in data.get("usage", {}).items()}
+    values["history"] = tuple(Event(**e) for e in data.get("history", []))
+    record = TaskRecord(**values)
+    if record.status not in STATUSES:
+        raise ValueError(f"unknown status {record.status!r}")
+    for name in ("slug", "title", "base_commit", "branch", "worktree", "lock_sha256"):
+        if not isinstance(getattr(record, name), str):
+            raise TypeError(f"{name} must be a string")
+    return record

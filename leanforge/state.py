@@ -1,0 +1,124 @@
+"""Where forge keeps its state: a directory inside the git common dir, never committed.
+
+Layout under ``<git common dir>/forge/``::
+
+    forge.lock                 the one filelock (ref updates, merges, record writes)
+    tasks/<slug>/task.json     the task record
+    tasks/<slug>/lock/         manifest.json + pristine bytes of locked files
+    tasks/<slug>/gate/<n>.json one gate report per run
+
+Task worktrees live in ``<git common dir>/forge-worktrees/<slug>``: inside ``.git`` so they are
+never committed nor collected by the user's own test runs, and outside the state dir so a sandbox
+can show a worktree while hiding the state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import filelock
+import pygit2
+
+from leanforge.errors import EmptyRepository, NotARepository
+
+LOCK_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class RepoPaths:
+    """The fixed places of one repository that forge works in."""
+
+    workdir: Path
+    common_dir: Path
+
+    @property
+    def state_dir(self) -> Path:
+        return self.common_dir / "forge"
+
+    @property
+    def tasks_dir(self) -> Path:
+        return self.state_dir / "tasks"
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self.common_dir / "forge-worktrees"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.state_dir / "forge.lock"
+
+    def task_dir(self, slug: str) -> Path:
+        return self.tasks_dir / slug
+
+    def worktree(self, slug: str) -> Path:
+        return self.worktrees_dir / slug
+
+
+def discover(start: Path, *, allow_empty: bool = False) -> tuple[pygit2.Repository, RepoPaths]:
+    """Open the repository containing ``start`` and return it with forge's paths.
+
+    Works from the main checkout or from inside any linked worktree (a forge task worktree
+    included): state always resolves to the shared common dir.
+    """
+    found = pygit2.discover_repository(str(start))
+    if found is None:
+        raise NotARepository(
+            f"{start} is not inside a git repository; run forge from your repo (or `git init` first)"
+        )
+    repo = pygit2.Repository(found)
+    if repo.is_bare:
+        raise NotARepository(f"{start} is a bare repository; forge needs a checkout")
+    if repo.head_is_unborn and not allow_empty:
+        raise EmptyRepository(
+            "the repository has no commits yet; make a first commit, then run forge"
+        )
+    common = Path(repo.path).resolve()
+    # A linked worktree's .git dir is <common>/worktrees/<name>; its commondir file points home.
+    commondir_file = common / "commondir"
+    if commondir_file.is_file():
+        common = (common / commondir_file.read_text().strip()).resolve()
+    main_repo = pygit2.Repository(str(common))
+    workdir = main_repo.workdir
+    if workdir is None:
+        raise NotARepository(f"{start} belongs to a bare repository; forge needs a checkout")
+    return main_repo, RepoPaths(workdir=Path(workdir).resolve(), common_dir=common)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old bytes or the new, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write_json(path: Path, payload: Any) -> None:
+    atomic_write(path, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
+
+
+@contextlib.contextmanager
+def forge_lock(paths: RepoPaths, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+    """Hold the repository's single forge lock (ref updates, merges, record writes)."""
+    paths.state_dir.mkdir(parents=True, exist_ok=True)
+    with filelock.FileLock(str(paths.lock_path), timeout=timeout):
+        yield

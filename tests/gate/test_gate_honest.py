@@ -1,0 +1,66 @@
+"""The gate passes honest work and fails wrong work, naming the failing test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def checks(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in report["checks"]}
+
+
+def test_correct_implementation_passes_beside_the_base_conftest(project: Any) -> None:
+    worktree = project.spec()
+    project.implement(worktree)
+    code, report = project.gate()
+    assert code == 0, report
+    assert report["passed"] is True
+    assert all(c["passed"] for c in report["checks"])
+    assert (
+        checks(report)["acceptance tests, pristine setup (pass A)"]["detail"] == "2 test(s) passed"
+    )
+    assert checks(report)["held-out tests"]["detail"] == "1 test(s) passed"
+    shown = project.forge_json("show", "fix-add")
+    assert shown["status"] == "gated"
+    assert shown["gate_runs"] == 1
+    assert shown["last_gate_passed"] is True
+    saved = project.root / ".git" / "forge" / "tasks" / "fix-add" / "gate" / "0001.json"
+    assert saved.is_file()
+
+
+def test_wrong_implementation_fails_and_names_the_test(project: Any) -> None:
+    worktree = project.spec()
+    project.implement(worktree, right=False)
+    code, report = project.gate()
+    assert code == 1
+    pass_a = checks(report)["acceptance tests, pristine setup (pass A)"]
+    assert not pass_a["passed"]
+    assert "tests/test_calc.py::test_add failed" in pass_a["detail"]
+    assert not checks(report)["held-out tests"]["passed"]
+    assert project.forge_json("show", "fix-add")["status"] == "building"
+
+
+def test_harmless_engineer_conftest_still_passes(project: Any) -> None:
+    worktree = project.spec()
+    project.implement(worktree)
+    project.write(
+        "conftest.py",
+        "import pytest\n\n\n@pytest.fixture\ndef extra():\n    return 1\n",
+        root=worktree,
+    )
+    code, report = project.gate()
+    assert checks(report)["acceptance tests, pristine setup (pass A)"]["passed"]
+    assert code == 0, report
+    assert any(f["path"] == "conftest.py" for f in report["flags"]), (
+        "reviewers must still see the conftest"
+    )
+
+
+def test_human_text_report_lists_every_check(project: Any) -> None:
+    worktree = project.spec()
+    project.implement(worktree, right=False)
+    result = project.forge("gate", "fix-add")
+    assert result.exit_code == 1
+    assert "FAILED" in result.stdout
+    assert "✗ acceptance tests, pristine setup (pass A)" in result.stdout
+    assert "✓ canary" in result.stdout
