@@ -12,7 +12,7 @@ from pygit2.enums import FileStatus
 
 from leanforge.clock import iso
 from leanforge.context import Forge
-from leanforge.errors import UnmergedWork, UsageError
+from leanforge.errors import CorruptState, UnmergedWork, UsageError
 from leanforge.gate.report import GateReport
 from leanforge.gate.run import GateSettings, run_gate
 from leanforge.git.worktree import delete_branch, remove_worktree
@@ -103,7 +103,14 @@ def clean(
         raise UsageError("say what to clean: a SLUG, --merged or --all")
     with forge_lock(forge.paths):
         if slug:
-            records = [forge.store.get(slug)]
+            try:
+                records = [forge.store.get(slug)]
+            except CorruptState:
+                if not force:
+                    raise
+                _remove(forge, slug)
+                progress(f"removed {slug} (its record was corrupted): worktree, branch and state")
+                return [Cleaned(slug, True, "removed (corrupted record)")]
         else:
             records = [r for r in forge.store.all() if everything or r.status == MERGED]
         if slug and not force and (why := unmerged_work(forge, records[0])):
@@ -114,9 +121,13 @@ def clean(
             if why:
                 results.append(Cleaned(record.slug, False, f"kept: {why} (use --force)"))
                 continue
-            remove_worktree(forge.repo, forge.paths, record.slug)
-            delete_branch(forge.repo, record.slug)
-            shutil.rmtree(forge.paths.task_dir(record.slug), ignore_errors=True)
+            _remove(forge, record.slug)
             progress(f"removed {record.slug}: worktree, branch {record.branch} and its state")
             results.append(Cleaned(record.slug, True, "removed"))
         return results
+
+
+def _remove(forge: Forge, slug: str) -> None:
+    remove_worktree(forge.repo, forge.paths, slug)
+    delete_branch(forge.repo, slug)
+    shutil.rmtree(forge.paths.task_dir(slug), ignore_errors=True)

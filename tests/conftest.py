@@ -111,13 +111,20 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
 
 @pytest.fixture
 def snapshot() -> Callable[[Path], dict[str, bytes]]:
-    """Every file under a directory (git internals included), to prove nothing changed."""
+    """Every file under a directory, git refs, index and config included, to prove nothing changed.
+
+    Loose objects are left out (unreachable ones are harmless and git prunes them), and so is
+    forge's empty lock file.
+    """
 
     def take(root: Path) -> dict[str, bytes]:
         out = {}
         for path in sorted(root.rglob("*")):
-            if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts:
-                out[path.relative_to(root).as_posix()] = path.read_bytes()
+            rel = path.relative_to(root).as_posix()
+            if rel.startswith(".git/objects/") or rel == ".git/forge/forge.lock" or "__pycache__" in path.parts:
+                continue
+            if path.is_file() and not path.is_symlink():
+                out[rel] = path.read_bytes()
         return out
 
     return take

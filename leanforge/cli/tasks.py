@@ -14,7 +14,7 @@ from leanforge.cli.common import (
     progress,
     quiet,
 )
-from leanforge.errors import LockTampered
+from leanforge.errors import CorruptState, LockTampered
 from leanforge.lock import read_manifest
 from leanforge.records import TaskRecord, to_json
 from leanforge.tasks import clean as clean_tasks
@@ -24,18 +24,26 @@ from leanforge.tasks import clean as clean_tasks
 @json_option
 def list_tasks(as_json: bool) -> None:
     """List the tasks of this repository."""
-    records = list(forge_here().store.all())
+    store = forge_here().store
+    records: list[TaskRecord] = []
+    broken: dict[str, str] = {}
+    for slug in store.slugs():
+        try:
+            records.append(store.get(slug))
+        except CorruptState as exc:
+            broken[slug] = str(exc)
     if as_json:
-        emit_json([to_json(r) for r in records])
+        corrupt = [{"slug": s, "status": "corrupt", "error": e} for s, e in broken.items()]
+        emit_json([to_json(r) for r in records] + corrupt)
         return
-    if not records:
-        click.echo(
-            'no tasks yet; start one with: forge spec "what to build" --tests tests/test_it.py'
-        )
+    if not records and not broken:
+        click.echo('no tasks yet; start one with: forge spec "what to build" --tests tests/test_it.py')
         return
-    width = max(len(r.slug) for r in records)
+    width = max(len(s) for s in [*(r.slug for r in records), *broken])
     for r in records:
         click.echo(f"{r.slug:<{width}}  {r.status:<8}  attempts {r.attempts}  {r.title[:60]}")
+    for slug, error in broken.items():
+        click.echo(f"{slug:<{width}}  corrupt   {error}")
 
 
 def show_payload(

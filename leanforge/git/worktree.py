@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pygit2
+from pygit2.enums import CheckoutStrategy
 
 from leanforge.errors import UsageError
 from leanforge.state import RepoPaths
@@ -36,10 +37,13 @@ def resolve_branch(repo: pygit2.Repository, name: str | None) -> tuple[str, pygi
     return name, branch.peel(pygit2.Commit)
 
 
-def create_worktree(
-    repo: pygit2.Repository, paths: RepoPaths, slug: str, start: pygit2.Commit
-) -> Path:
-    """Create branch ``forge/<slug>`` at ``start`` and check it out in its own worktree."""
+def create_worktree(repo: pygit2.Repository, paths: RepoPaths, slug: str, start: pygit2.Commit) -> Path:
+    """Create branch ``forge/<slug>`` at ``start`` and check it out in its own worktree.
+
+    pygit2's ``add_worktree`` checks out with libgit2's defaults, which look up attributes for
+    every file (a realpath per path). So the worktree is added on an empty commit, which is
+    instant, and then filled by one checkout that skips filters when none can apply.
+    """
     name = branch_name(slug)
     if repo.branches.local.get(name) is not None:
         raise UsageError(f"branch {name} already exists; pick another slug or delete the branch")
@@ -47,14 +51,69 @@ def create_worktree(
     if path.exists():
         raise UsageError(f"{path} already exists; run `forge clean {slug} --force` or remove it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    branch = repo.branches.local.create(name, start)
+    branch = repo.branches.local.create(name, repo[_empty_commit(repo)].peel(pygit2.Commit))
     try:
         repo.add_worktree(worktree_name(slug), str(path), branch)
+        branch.set_target(start.id, f"branch: forge task {slug} from {str(start.id)[:12]}")
+        _checkout(pygit2.Repository(str(path)), start.tree, filters=_filters_may_apply(repo, start.tree))
     except BaseException:
         remove_worktree(repo, paths, slug)
-        repo.branches.local.delete(name)
+        delete_branch(repo, slug)
         raise
     return path
+
+
+def _empty_commit(repo: pygit2.Repository) -> pygit2.Oid:
+    """A fixed parentless commit of the empty tree (same id every time, written once)."""
+    sig = pygit2.Signature("forge", "forge@localhost", 0, 0)
+    empty = repo.TreeBuilder().write()
+    oid: pygit2.Oid = repo.create_commit(None, sig, sig, "forge: empty worktree seed\n", empty, [])
+    return oid
+
+
+def _filters_may_apply(repo: pygit2.Repository, tree: pygit2.Tree) -> bool:
+    """Could any checkout filter (eol, ident, filter drivers) change a file's bytes?"""
+    config = repo.config
+    for key in ("core.autocrlf", "core.eol", "core.attributesFile"):
+        if key in config and str(config[key]).lower() not in ("false", "lf", "input" if key != "core.autocrlf" else "false"):
+            return True
+    if (Path(repo.path) / "info" / "attributes").exists():
+        return True
+    if (Path.home() / ".config" / "git" / "attributes").exists():
+        return True
+    return _has_gitattributes(repo, tree)
+
+
+def _has_gitattributes(repo: pygit2.Repository, tree: pygit2.Tree) -> bool:
+    stack = [tree]
+    while stack:
+        current = stack.pop()
+        for entry in current:
+            if entry.name == ".gitattributes":
+                return True
+            if entry.type_str == "tree":
+                stack.append(repo[entry.id])
+    return False
+
+
+def _checkout(wt_repo: pygit2.Repository, tree: pygit2.Tree, *, filters: bool) -> None:
+    """Check ``tree`` out into the (empty) worktree, its index included."""
+    tree = wt_repo[tree.id]  # the object must belong to the repository doing the checkout
+    if filters:
+        wt_repo.checkout_tree(tree, strategy=CheckoutStrategy.FORCE)
+        return
+    try:
+        from pygit2 import ffi
+        from pygit2.callbacks import git_checkout_options
+        from pygit2.ffi import C
+    except ImportError:  # pragma: no cover - older or newer pygit2 without these internals
+        wt_repo.checkout_tree(tree, strategy=CheckoutStrategy.FORCE)
+        return
+    with git_checkout_options(strategy=CheckoutStrategy.FORCE) as payload:
+        payload.checkout_options.disable_filters = 1
+        pointer = ffi.new("git_object **")
+        ffi.buffer(pointer)[:] = tree._pointer[:]
+        payload.check_error(C.git_checkout_tree(wt_repo._repo, pointer[0], payload.checkout_options))
 
 
 def remove_worktree(repo: pygit2.Repository, paths: RepoPaths, slug: str) -> None:
