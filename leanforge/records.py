@@ -98,20 +98,53 @@ def to_json(record: TaskRecord) -> dict[str, Any]:
     return data
 
 
+#: The JSON type each scalar field must have (bool is not an int here).
+_SCALARS: Mapping[str, type | tuple[type, ...]] = {
+    "slug": str,
+    "title": str,
+    "status": str,
+    "base_branch": str,
+    "base_commit": str,
+    "branch": str,
+    "worktree": str,
+    "lock_sha256": str,
+    "holdout_count": int,
+    "created_at": str,
+    "updated_at": str,
+    "spec_commit": str,
+    "attempts": int,
+    "gate_runs": int,
+    "last_gate_passed": (bool, type(None)),
+    "merged_commit": str,
+}
+
+
+def _check_types(data: Mapping[str, Any]) -> None:
+    for name, kind in _SCALARS.items():
+        if name not in data:
+            continue
+        value = data[name]
+        if (isinstance(value, bool) and kind is int) or not isinstance(value, kind):
+            raise TypeError(f"{name} has the wrong type ({type(value).__name__})")
+    files = data["locked_files"]
+    if not isinstance(files, list) or not all(isinstance(p, str) for p in files):
+        raise TypeError("locked_files must be a list of paths")
+    if not isinstance(data.get("usage", {}), dict) or not isinstance(data.get("history", []), list):
+        raise TypeError("usage must be an object and history a list")
+
+
 def from_json(data: Mapping[str, Any]) -> TaskRecord:
     """Rebuild a record; raises KeyError/TypeError/ValueError on a malformed one."""
     names = {f.name for f in dataclasses.fields(TaskRecord)}
     unknown = set(data) - names
     if unknown:
         raise ValueError(f"unknown fields {sorted(unknown)}")
+    _check_types(data)
     values = dict(data)
-    values["locked_files"] = tuple(str(p) for p in data["locked_files"])
+    values["locked_files"] = tuple(data["locked_files"])
     values["usage"] = {str(role): Usage(**u) for role, u in data.get("usage", {}).items()}
     values["history"] = tuple(Event(**e) for e in data.get("history", []))
     record = TaskRecord(**values)
     if record.status not in STATUSES:
         raise ValueError(f"unknown status {record.status!r}")
-    for name in ("slug", "title", "base_commit", "branch", "worktree", "lock_sha256"):
-        if not isinstance(getattr(record, name), str):
-            raise TypeError(f"{name} must be a string")
     return record

@@ -17,7 +17,7 @@ _STOPWORDS = frozenset(
 def validate(slug: str) -> str:
     if len(slug) > MAX_LENGTH:
         raise InvalidSlug(f"slug {slug!r} is {len(slug)} characters; use at most {MAX_LENGTH}")
-    if not _VALID.match(slug):
+    if not _VALID.fullmatch(slug):
         raise InvalidSlug(
             f"slug {slug!r} is not lowercase kebab-case; use letters, digits and single dashes, like add-retry-logic"
         )
@@ -37,5 +37,6 @@ def derive(task: str, taken: Container[str] = ()) -> str:
     base = base or meaningful[0][: MAX_LENGTH - 3]
     slug, n = base, 2
     while slug in taken:
-        slug, n = f"{base}-{n}", n + 1
+        suffix = f"-{n}"
+        slug, n = f"{base[: MAX_LENGTH - len(suffix)].rstrip('-')}{suffix}", n + 1
     return validate(slug)

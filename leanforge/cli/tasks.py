@@ -37,7 +37,9 @@ def list_tasks(as_json: bool) -> None:
         emit_json([to_json(r) for r in records] + corrupt)
         return
     if not records and not broken:
-        click.echo('no tasks yet; start one with: forge spec "what to build" --tests tests/test_it.py')
+        click.echo(
+            'no tasks yet; start one with: forge spec "what to build" --tests tests/test_it.py'
+        )
         return
     width = max(len(s) for s in [*(r.slug for r in records), *broken])
     for r in records:

@@ -124,6 +124,14 @@ def judge_inverted(
         for t in passed_originals
         if any(c.outcome == PASSED for c in _cases_for(inverted, t))
     ]
+    missing = [t.label for t in passed_originals if not _cases_for(inverted, t)]
+    if missing:
+        return Check(
+            name,
+            False,
+            f"{len(missing)} inverted test(s) missing from their run: something drops the locked tests ({_summary(missing)})",
+            tuple(missing[:MAX_ITEMS]),
+        )
     if forced:
         return Check(
             name,
@@ -131,6 +139,8 @@ def judge_inverted(
             f"{len(forced)} test(s) still passed with their assertions inverted: something forces outcomes for the locked tests ({_summary(forced)})",
             tuple(forced[:MAX_ITEMS]),
         )
+    if not passed_originals:
+        return Check(name, True, "no locked test passed, so there was nothing to invert")
     return Check(name, True, f"{len(passed_originals)} inverted test(s) failed as they must")
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import configparser
 import os
 import shlex
 import shutil
 import tempfile
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from leanforge.gate import junit
+from leanforge.gate import junit, pytestcfg
 from leanforge.sandbox.base import Executor, Mount, RunRequest, RunResult, scrub_env
 
 PYTEST_FLAGS = ("-p", "no:cacheprovider", "-q", "--tb=short", "-o", "junit_family=xunit2")
@@ -162,31 +160,10 @@ def _empty_ini(scratch: Path) -> Path:
 
 def worktree_inifile(worktree: Path) -> Path | None:
     """The worktree's root pytest config, found in pytest's order, never above the worktree."""
-    for name, section in (
-        ("pytest.ini", None),
-        (".pytest.ini", None),
-        ("pyproject.toml", "toml"),
-        ("tox.ini", "pytest"),
-        ("setup.cfg", "tool:pytest"),
-    ):
-        path = worktree / name
-        if not path.is_file():
-            continue
-        if section is None:
-            return path
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if section == "toml":
-            try:
-                if "ini_options" in tomllib.loads(text).get("tool", {}).get("pytest", {}):
-                    return path
-            except tomllib.TOMLDecodeError:
-                return path  # let pytest report the broken file
-            continue
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read_string(text)
-        except configparser.Error:
-            return path
-        if parser.has_section(section):
-            return path
-    return None
+    files = {
+        name: (worktree / name).read_text(encoding="utf-8", errors="replace")
+        for name in pytestcfg.CONFIG_NAMES
+        if (worktree / name).is_file()
+    }
+    found = pytestcfg.first_config(files)
+    return worktree / found[0] if found else None

@@ -15,7 +15,7 @@ import pygit2
 from leanforge import lock
 from leanforge.clock import Clock, iso, random_token
 from leanforge.errors import CorruptState, LockTampered
-from leanforge.gate import decide, tamper, testfiles, workspace
+from leanforge.gate import decide, pytestcfg, tamper, testfiles, workspace
 from leanforge.gate.changes import blob_bytes, worktree_changes
 from leanforge.gate.passes import PassResult, Runner, drop_bytecode, is_pytest, project_argv
 from leanforge.gate.report import Check, GateReport
@@ -61,7 +61,7 @@ def build_gate_tree(
     options = workspace.base_pytest_options(
         {
             name: data
-            for name, _ in workspace.CONFIG_CANDIDATES
+            for name in pytestcfg.CONFIG_NAMES
             if (data := blob_bytes(base.tree, name)) is not None
         }
     )
@@ -132,6 +132,7 @@ def run_gate(
     worktree = Path(record.worktree)
     checks: list[Check] = []
     flags: list[Finding] = []
+    run_warnings: list[str] = []
 
     def report() -> GateReport:
         return GateReport(
@@ -143,7 +144,7 @@ def run_gate(
             duration_s=round(time.monotonic() - t0, 3),
             checks=tuple(checks),
             flags=tuple(flags),
-            warnings=warnings,
+            warnings=tuple(dict.fromkeys([*warnings, *run_warnings])),
         )
 
     runner: Runner | None = None
@@ -209,6 +210,7 @@ def run_gate(
             flags = scan(changes)
             result_a, result_inv, project = _wait(fut_a), _wait(fut_inv), _wait(fut_project)
 
+        run_warnings.extend(w for r in (result_a, result_inv, project) for w in r.run.warnings)
         pass_a = decide.judge_tests(
             "acceptance tests, pristine setup (pass A)", result_a.cases, exp_acc, died=result_a.died
         )

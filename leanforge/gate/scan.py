@@ -12,13 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-CONFIG_SECTIONS = {
-    "pytest.ini": None,
-    ".pytest.ini": None,
-    "tox.ini": "[pytest]",
-    "setup.cfg": "[tool:pytest]",
-    "pyproject.toml": "[tool.pytest",
-}
+from leanforge.gate import pytestcfg
+
 CI_PREFIXES = (
     ".github/",
     ".gitlab-ci",
@@ -89,18 +84,8 @@ def is_test_file(path: str) -> bool:
     )
 
 
-def _section_changed(old: bytes | None, new: bytes | None, marker: str) -> bool:
-    def section(data: bytes | None) -> str:
-        if data is None:
-            return ""
-        text = data.decode("utf-8", "replace")
-        start = text.find(marker)
-        if start < 0:
-            return ""
-        end = text.find("\n[", start + 1)
-        return text[start : end if end >= 0 else None]
-
-    return section(old) != section(new)
+def _text(data: bytes | None) -> str | None:
+    return None if data is None else data.decode("utf-8", "replace")
 
 
 def infra_findings(change: ChangedFile) -> list[Finding]:
@@ -115,14 +100,12 @@ def infra_findings(change: ChangedFile) -> list[Finding]:
                 f"conftest.py {verb}: it can change how tests run",
             )
         )
-    if p.name in CONFIG_SECTIONS:
-        marker = CONFIG_SECTIONS[p.name]
-        if marker is None or _section_changed(change.old, change.new, marker):
-            found.append(
-                Finding(
-                    change.path, "test infrastructure", f"pytest configuration in {p.name} {verb}"
-                )
-            )
+    if p.name in pytestcfg.CONFIG_NAMES and pytestcfg.options_differ(
+        p.name, _text(change.old), _text(change.new)
+    ):
+        found.append(
+            Finding(change.path, "test infrastructure", f"pytest configuration in {p.name} {verb}")
+        )
     if p.suffix == ".pth":
         found.append(
             Finding(
@@ -180,9 +163,9 @@ def construct_findings(change: ChangedFile) -> list[Finding]:
         return []
     found = []
     for number, text in added_lines(change.old, change.new):
-        code = text.split("#", 1)[0]
+        # Comments are scanned too: cutting at "#" would let "x = '#'; os._exit(0)" hide.
         for kind, pattern in CONSTRUCTS:
-            if pattern.search(code):
+            if pattern.search(text):
                 found.append(Finding(change.path, kind, text.strip()[:160], line=number))
     return found
 

@@ -7,13 +7,14 @@ config derived from the base commit's. Nothing in it comes from the engineer's w
 
 from __future__ import annotations
 
-import configparser
 import shlex
-import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pygit2
+
+from leanforge.gate import pytestcfg
 
 TEST_FOLDER_NAMES = frozenset({"test", "tests", "testing"})
 #: Base config keys the gate drops: it sets its own options, and autoload is off in the gate.
@@ -28,13 +29,6 @@ DROPPED_OPTIONS = frozenset(
         "xfail_strict",
         "pythonpath",
     }
-)
-CONFIG_CANDIDATES = (
-    ("pytest.ini", "[pytest]"),
-    (".pytest.ini", "[pytest]"),
-    ("pyproject.toml", "tool.pytest.ini_options"),
-    ("tox.ini", "[pytest]"),
-    ("setup.cfg", "[tool:pytest]"),
 )
 
 
@@ -94,54 +88,23 @@ def base_support(
     return out
 
 
-def base_pytest_options(files: Mapping[str, bytes]) -> dict[str, str | list[str]]:
-    """The pytest options the base commit's root config sets, in pytest's precedence order."""
-    for name, section in CONFIG_CANDIDATES:
-        data = files.get(name)
-        if data is None:
-            continue
-        text = data.decode("utf-8", "replace")
-        if name == "pyproject.toml":
-            try:
-                table = tomllib.loads(text).get("tool", {}).get("pytest", {}).get("ini_options")
-            except tomllib.TOMLDecodeError:
-                continue
-            if isinstance(table, dict):
-                return {
-                    k: [str(x) for x in v] if isinstance(v, list) else str(v)
-                    for k, v in table.items()
-                }
-            continue
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read_string(text)
-        except configparser.Error:
-            continue
-        key = section.strip("[]")
-        if parser.has_section(key):
-            return dict(parser.items(key))
-        if name in ("pytest.ini", ".pytest.ini"):
-            return {}
-    return {}
-
-
-def _as_lines(value: str | list[str]) -> list[str]:
-    return (
-        value
-        if isinstance(value, list)
-        else [line.strip() for line in value.splitlines() if line.strip()]
+def base_pytest_options(files: Mapping[str, bytes]) -> dict[str, Any]:
+    """The pytest options the base commit's root config sets, found as pytest would."""
+    found = pytestcfg.first_config(
+        {name: data.decode("utf-8", "replace") for name, data in files.items()}
     )
+    return found[1] if found else {}
 
 
-def gate_ini(options: Mapping[str, str | list[str]], import_paths: list[Path]) -> str:
+def gate_ini(options: Mapping[str, Any], import_paths: list[Path]) -> str:
     """A pytest.ini for the gate: the base's options minus the dropped ones, plus the gate's own."""
     lines = ["[pytest]"]
     for key, value in sorted(options.items()):
         if key in DROPPED_OPTIONS:
             continue
-        items = _as_lines(value)
-        if isinstance(value, str) and len(items) <= 1:
-            lines.append(f"{key} = {value.strip()}")
+        items = pytestcfg.as_ini_lines(value)
+        if not isinstance(value, list) and len(items) <= 1:
+            lines.append(f"{key} = {items[0] if items else ''}")
         else:
             lines.append(f"{key} =")
             lines.extend(f"    {item}" for item in items)
@@ -152,11 +115,11 @@ def gate_ini(options: Mapping[str, str | list[str]], import_paths: list[Path]) -
     return "\n".join(lines) + "\n"
 
 
-def import_paths(worktree: Path, options: Mapping[str, str | list[str]]) -> list[Path]:
+def import_paths(worktree: Path, options: Mapping[str, Any]) -> list[Path]:
     """The worktree on sys.path, plus the base's own ``pythonpath`` entries and ``src/`` if present."""
     paths = [worktree]
     raw = options.get("pythonpath", [])
-    for entry in shlex.split(raw) if isinstance(raw, str) else raw:
+    for entry in shlex.split(raw) if isinstance(raw, str) else [str(e) for e in raw]:
         candidate = (worktree / entry).resolve()
         if candidate.is_relative_to(worktree.resolve()) and candidate not in paths:
             paths.append(candidate)
@@ -166,13 +129,15 @@ def import_paths(worktree: Path, options: Mapping[str, str | list[str]]) -> list
 
 
 def test_patterns(
-    options: Mapping[str, str | list[str]],
+    options: Mapping[str, Any],
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(python_functions, python_classes) as the base config sets them, else pytest's defaults."""
 
     def get(key: str, default: str) -> tuple[str, ...]:
         value = options.get(key, default)
-        return tuple(value if isinstance(value, list) else value.split())
+        return (
+            tuple(str(v) for v in value) if isinstance(value, list) else tuple(str(value).split())
+        )
 
     return get("python_functions", "test"), get("python_classes", "Test")
 

@@ -37,7 +37,9 @@ def resolve_branch(repo: pygit2.Repository, name: str | None) -> tuple[str, pygi
     return name, branch.peel(pygit2.Commit)
 
 
-def create_worktree(repo: pygit2.Repository, paths: RepoPaths, slug: str, start: pygit2.Commit) -> Path:
+def create_worktree(
+    repo: pygit2.Repository, paths: RepoPaths, slug: str, start: pygit2.Commit
+) -> Path:
     """Create branch ``forge/<slug>`` at ``start`` and check it out in its own worktree.
 
     pygit2's ``add_worktree`` checks out with libgit2's defaults, which look up attributes for
@@ -55,7 +57,9 @@ def create_worktree(repo: pygit2.Repository, paths: RepoPaths, slug: str, start:
     try:
         repo.add_worktree(worktree_name(slug), str(path), branch)
         branch.set_target(start.id, f"branch: forge task {slug} from {str(start.id)[:12]}")
-        _checkout(pygit2.Repository(str(path)), start.tree, filters=_filters_may_apply(repo, start.tree))
+        _checkout(
+            pygit2.Repository(str(path)), start.tree, filters=_filters_may_apply(repo, start.tree)
+        )
     except BaseException:
         remove_worktree(repo, paths, slug)
         delete_branch(repo, slug)
@@ -75,7 +79,11 @@ def _filters_may_apply(repo: pygit2.Repository, tree: pygit2.Tree) -> bool:
     """Could any checkout filter (eol, ident, filter drivers) change a file's bytes?"""
     config = repo.config
     for key in ("core.autocrlf", "core.eol", "core.attributesFile"):
-        if key in config and str(config[key]).lower() not in ("false", "lf", "input" if key != "core.autocrlf" else "false"):
+        if key in config and str(config[key]).lower() not in (
+            "false",
+            "lf",
+            "input" if key != "core.autocrlf" else "false",
+        ):
             return True
     if (Path(repo.path) / "info" / "attributes").exists():
         return True
@@ -92,28 +100,30 @@ def _has_gitattributes(repo: pygit2.Repository, tree: pygit2.Tree) -> bool:
             if entry.name == ".gitattributes":
                 return True
             if entry.type_str == "tree":
-                stack.append(repo[entry.id])
+                stack.append(repo[entry.id].peel(pygit2.Tree))
     return False
 
 
 def _checkout(wt_repo: pygit2.Repository, tree: pygit2.Tree, *, filters: bool) -> None:
     """Check ``tree`` out into the (empty) worktree, its index included."""
-    tree = wt_repo[tree.id]  # the object must belong to the repository doing the checkout
+    tree = wt_repo[tree.id].peel(pygit2.Tree)  # it must belong to the repository checking out
     if filters:
-        wt_repo.checkout_tree(tree, strategy=CheckoutStrategy.FORCE)
+        wt_repo.checkout_tree(tree, strategy=CheckoutStrategy.FORCE)  # type: ignore[no-untyped-call]
         return
     try:
         from pygit2 import ffi
         from pygit2.callbacks import git_checkout_options
         from pygit2.ffi import C
     except ImportError:  # pragma: no cover - older or newer pygit2 without these internals
-        wt_repo.checkout_tree(tree, strategy=CheckoutStrategy.FORCE)
+        wt_repo.checkout_tree(tree, strategy=CheckoutStrategy.FORCE)  # type: ignore[no-untyped-call]
         return
     with git_checkout_options(strategy=CheckoutStrategy.FORCE) as payload:
         payload.checkout_options.disable_filters = 1
         pointer = ffi.new("git_object **")
         ffi.buffer(pointer)[:] = tree._pointer[:]
-        payload.check_error(C.git_checkout_tree(wt_repo._repo, pointer[0], payload.checkout_options))
+        payload.check_error(
+            C.git_checkout_tree(wt_repo._repo, pointer[0], payload.checkout_options)
+        )
 
 
 def remove_worktree(repo: pygit2.Repository, paths: RepoPaths, slug: str) -> None:

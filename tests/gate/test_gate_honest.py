@@ -64,3 +64,27 @@ def test_human_text_report_lists_every_check(project: Any) -> None:
     assert "FAILED" in result.stdout
     assert "✗ acceptance tests, pristine setup (pass A)" in result.stdout
     assert "✓ canary" in result.stdout
+
+
+def test_a_hanging_implementation_times_out_and_fails(project: Any) -> None:
+    project.write(".forge/config.toml", project.root.joinpath(".forge/config.toml").read_text() + "\n[timeouts]\ntest_run = 4.0\nproject_suite = 4.0\n")
+    worktree = project.spec()
+    project.write("calc.py", "import time\n\ntime.sleep(120)\n\n\ndef add(a, b):\n    return a + b\n", root=worktree)
+    code, report = project.gate()
+    assert code == 1
+    assert "timed out" in checks(report)["acceptance tests, pristine setup (pass A)"]["detail"]
+    assert "timed out" in checks(report)["project test suite"]["detail"]
+    assert report["duration_s"] < 60
+
+
+def test_an_interpreter_without_pytest_is_reported_with_the_fix(project: Any, tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    project.write(".forge/config.toml", f'python = "{venv / "bin" / "python"}"\n')
+    result = project.forge("spec", "x", "--tests", "tests/test_calc.py")
+    assert result.exit_code == 1
+    assert "has no pytest" in result.output and "pip install pytest" in result.output
+    assert "Traceback" not in result.output
