@@ -121,7 +121,11 @@ def snapshot() -> Callable[[Path], dict[str, bytes]]:
         out = {}
         for path in sorted(root.rglob("*")):
             rel = path.relative_to(root).as_posix()
-            if rel.startswith(".git/objects/") or rel == ".git/forge/forge.lock" or "__pycache__" in path.parts:
+            if (
+                rel.startswith(".git/objects/")
+                or rel == ".git/forge/forge.lock"
+                or "__pycache__" in path.parts
+            ):
                 continue
             if path.is_file() and not path.is_symlink():
                 out[rel] = path.read_bytes()

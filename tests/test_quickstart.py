@@ -12,11 +12,15 @@ import pygit2
 
 def test_quickstart_tour_runs_offline(tmp_path: Path) -> None:
     script = Path(__file__).resolve().parents[1] / "examples" / "quickstart.sh"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "PYTEST_", "GIT_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "PYTEST_", "GIT_"))
+    }
     env["FORGE"] = f"{sys.executable} -m leanforge"
     env["HOME"] = str(tmp_path)
     tour = tmp_path / "tour"
-    proc = subprocess.run(["bash", str(script), str(tour)], capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        ["bash", str(script), str(tour)], capture_output=True, text=True, env=env, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.count("FAILED") == 2, "the wrong code and the cheat both fail"
     assert "suspect conftest.py" in proc.stdout

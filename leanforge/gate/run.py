@@ -23,6 +23,8 @@ from leanforge.gate.scan import Finding, scan
 from leanforge.records import TaskRecord
 
 SPEC_DIR = ".forge/specs"
+#: Flags that can explain pass A failing while pass B passes.
+SUSPECT_KINDS = frozenset({"test infrastructure", "ci", "defines pytest hooks"})
 
 
 @dataclass(frozen=True)
@@ -232,13 +234,7 @@ def run_gate(
             exp_acc,
             died=pass_b_source.died,
         )
-        suspects = sorted(
-            {
-                f.path
-                for f in flags
-                if f.kind in ("test infrastructure", "ci") or f.kind == "defines pytest hooks"
-            }
-        )
+        suspects = sorted({f.path for f in flags if f.kind in SUSPECT_KINDS})
         checks += [
             pass_a,
             decide.judge_tests("held-out tests", result_a.cases, exp_hold, died=result_a.died),

@@ -15,17 +15,34 @@ def test_init_writes_documented_files_and_is_idempotent(project: Any) -> None:
     (project.root / ".forge" / "config.toml").unlink()
     first = project.forge("init")
     assert first.exit_code == 0, first.output
-    assert "wrote" in first.stdout and ".forge/config.toml" in first.stdout and ".forge/PLAYBOOK.md" in first.stdout
+    assert (
+        "wrote" in first.stdout
+        and ".forge/config.toml" in first.stdout
+        and ".forge/PLAYBOOK.md" in first.stdout
+    )
     config_text = (project.root / ".forge" / "config.toml").read_text()
     assert tomllib.loads(config_text)
     assert load(project.root, env={}) == Config()
-    for setting in ("python", "engineer", "reviewers", "lenses", "max_attempts", "task_usd", "test_command", "mode", "test_run"):
+    for setting in (
+        "python",
+        "engineer",
+        "reviewers",
+        "lenses",
+        "max_attempts",
+        "task_usd",
+        "test_command",
+        "mode",
+        "test_run",
+    ):
         assert f"\n{setting} = " in config_text, setting
     playbook = (project.root / ".forge" / "PLAYBOOK.md").read_text()
     assert "proj" in playbook
     (project.root / ".forge" / "PLAYBOOK.md").write_text("# ours\n")
     second = project.forge_json("init")
-    assert {f["path"]: f["action"] for f in second["files"]} == {".forge/config.toml": "kept", ".forge/PLAYBOOK.md": "kept"}
+    assert {f["path"]: f["action"] for f in second["files"]} == {
+        ".forge/config.toml": "kept",
+        ".forge/PLAYBOOK.md": "kept",
+    }
     assert (project.root / ".forge" / "PLAYBOOK.md").read_text() == "# ours\n"
 
 

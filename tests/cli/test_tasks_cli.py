@@ -36,8 +36,22 @@ def test_show_reports_everything_a_user_needs(project: Any) -> None:
     project.spec("shown")
     data = project.forge_json("show", "shown")
     for key in (
-        "slug", "title", "status", "base_branch", "base_commit", "branch", "worktree", "attempts",
-        "lock_sha256", "locked_files", "holdout_count", "created_at", "updated_at", "usage", "cost_usd", "lock_files",
+        "slug",
+        "title",
+        "status",
+        "base_branch",
+        "base_commit",
+        "branch",
+        "worktree",
+        "attempts",
+        "lock_sha256",
+        "locked_files",
+        "holdout_count",
+        "created_at",
+        "updated_at",
+        "usage",
+        "cost_usd",
+        "lock_files",
     ):
         assert key in data, key
     assert data["base_branch"] == "main"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -67,9 +68,17 @@ def test_human_text_report_lists_every_check(project: Any) -> None:
 
 
 def test_a_hanging_implementation_times_out_and_fails(project: Any) -> None:
-    project.write(".forge/config.toml", project.root.joinpath(".forge/config.toml").read_text() + "\n[timeouts]\ntest_run = 4.0\nproject_suite = 4.0\n")
+    project.write(
+        ".forge/config.toml",
+        project.root.joinpath(".forge/config.toml").read_text()
+        + "\n[timeouts]\ntest_run = 4.0\nproject_suite = 4.0\n",
+    )
     worktree = project.spec()
-    project.write("calc.py", "import time\n\ntime.sleep(120)\n\n\ndef add(a, b):\n    return a + b\n", root=worktree)
+    project.write(
+        "calc.py",
+        "import time\n\ntime.sleep(120)\n\n\ndef add(a, b):\n    return a + b\n",
+        root=worktree,
+    )
     code, report = project.gate()
     assert code == 1
     assert "timed out" in checks(report)["acceptance tests, pristine setup (pass A)"]["detail"]
@@ -77,7 +86,9 @@ def test_a_hanging_implementation_times_out_and_fails(project: Any) -> None:
     assert report["duration_s"] < 60
 
 
-def test_an_interpreter_without_pytest_is_reported_with_the_fix(project: Any, tmp_path: Any) -> None:
+def test_an_interpreter_without_pytest_is_reported_with_the_fix(
+    project: Any, tmp_path: Any
+) -> None:
     import subprocess
     import sys
 
@@ -88,3 +99,18 @@ def test_an_interpreter_without_pytest_is_reported_with_the_fix(project: Any, tm
     assert result.exit_code == 1
     assert "has no pytest" in result.output and "pip install pytest" in result.output
     assert "Traceback" not in result.output
+
+
+def test_sandbox_none_still_gates_and_warns_on_every_run(project: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("FORGE_SANDBOX", "none")
+    worktree = project.spec()
+    project.implement(worktree)
+    result = project.forge("gate", "fix-add", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["executor"] == "none"
+    assert report["warnings"] and "without isolation" in report["warnings"][0]
+    assert result.stderr.count("without isolation") >= 3, "one warning per run"
+    project.implement(worktree, right=False)
+    code, failed = project.gate()
+    assert code == 1 and not checks(failed)["acceptance tests, pristine setup (pass A)"]["passed"]
