@@ -52,6 +52,10 @@ class CorruptState(ForgeError):
     """A task record or lock file on disk cannot be read."""
 
 
+class LockBusy(ForgeError):
+    """Another forge process holds the repository lock for too long."""
+
+
 class LockTampered(ForgeError):
     """The lock manifest or a pristine file does not match its recorded hash."""
 

@@ -129,8 +129,17 @@ def _check_types(data: Mapping[str, Any]) -> None:
     files = data["locked_files"]
     if not isinstance(files, list) or not all(isinstance(p, str) for p in files):
         raise TypeError("locked_files must be a list of paths")
-    if not isinstance(data.get("usage", {}), dict) or not isinstance(data.get("history", []), list):
+    usage, history = data.get("usage", {}), data.get("history", [])
+    if not isinstance(usage, dict) or not isinstance(history, list):
         raise TypeError("usage must be an object and history a list")
+    for entry in usage.values():
+        if not isinstance(entry, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in entry.values()
+        ):
+            raise TypeError("usage entries must hold numbers")
+    for event in history:
+        if not isinstance(event, dict) or not all(isinstance(v, str) for v in event.values()):
+            raise TypeError("history events must hold strings")
 
 
 def from_json(data: Mapping[str, Any]) -> TaskRecord:

@@ -117,21 +117,35 @@ def create_task(forge: Forge, request: SpecRequest, progress: Progress) -> TaskR
                 f"held-out test {rel} is committed on {base_branch}, so the engineer could read it; keep held-out tests out of git"
             )
     forge.python  # noqa: B018 - fail on a missing interpreter before anything is created
-    with forge_lock(forge.paths):
-        if store.exists(slug) or repo.branches.local.get(branch_name(slug)) is not None:
-            raise DuplicateSlug(
-                f"a task or branch named {slug!r} already exists; pass --slug with another name"
+    reserved = False
+    try:
+        # The lock covers only the reservation (branch, worktree, lock store), not the slow
+        # red-before-green run, so other forge commands are not kept waiting.
+        with forge_lock(forge.paths):
+            if store.exists(slug) or repo.branches.local.get(branch_name(slug)) is not None:
+                raise DuplicateSlug(
+                    f"a task or branch named {slug!r} already exists; pass --slug with another name"
+                )
+            reserved = True
+            manifest, start, worktree = _reserve(
+                forge, request, slug, base_branch, base, visible, holdout, progress
             )
-        try:
-            return _create(forge, request, slug, base_branch, base, visible, holdout, progress)
-        except BaseException:
+        _check_red(forge, request, base, worktree, {**visible, **holdout}, progress)
+        record = _record(
+            forge, request, slug, base_branch, base, start, worktree, manifest, visible, holdout
+        )
+        with forge_lock(forge.paths):
+            forge.store.put(record)
+        return record
+    except BaseException:
+        if reserved:
             remove_worktree(repo, forge.paths, slug)
             delete_branch(repo, slug)
             shutil.rmtree(forge.paths.task_dir(slug), ignore_errors=True)
-            raise
+        raise
 
 
-def _create(
+def _reserve(
     forge: Forge,
     request: SpecRequest,
     slug: str,
@@ -140,7 +154,8 @@ def _create(
     visible: dict[str, bytes],
     holdout: dict[str, bytes],
     progress: Progress,
-) -> TaskRecord:
+) -> tuple[lock.Manifest, pygit2.Commit, Path]:
+    """Write the lock store, the spec commit and the task's branch and worktree."""
     spec_path = f"{SPEC_DIR}/{slug}.md"
     spec = spec_markdown(request.task.strip(), sorted(visible), len(holdout)).encode()
     contents = {(lock.ACCEPTANCE, p): d for p, d in visible.items()}
@@ -156,7 +171,18 @@ def _create(
     progress(
         f"created branch {branch_name(slug)} from {base_branch} ({str(base.id)[:10]}) and its worktree {worktree}"
     )
-    verdict = _red_before_green(forge, base, worktree, {**visible, **holdout})
+    return manifest, start, worktree
+
+
+def _check_red(
+    forge: Forge,
+    request: SpecRequest,
+    base: pygit2.Commit,
+    worktree: Path,
+    tests: dict[str, bytes],
+    progress: Progress,
+) -> None:
+    verdict = _red_before_green(forge, base, worktree, tests)
     if not verdict.ok(request.allow_passing):
         first = (verdict.problems or verdict.passing)[0]
         hint = (
@@ -166,10 +192,22 @@ def _create(
         )
         reason = first if verdict.problems else f"{first} already passes on the base commit"
         raise RedBeforeGreen(f"red before green refused: {reason}{hint}")
-    progress(
-        f"red before green: {verdict.red} failing as expected"
-        + (f", {len(verdict.passing)} passing (allowed)" if verdict.passing else "")
-    )
+    passing = f", {len(verdict.passing)} passing (allowed)" if verdict.passing else ""
+    progress(f"red before green: {verdict.red} failing as expected{passing}")
+
+
+def _record(
+    forge: Forge,
+    request: SpecRequest,
+    slug: str,
+    base_branch: str,
+    base: pygit2.Commit,
+    start: pygit2.Commit,
+    worktree: Path,
+    manifest: lock.Manifest,
+    visible: dict[str, bytes],
+    holdout: dict[str, bytes],
+) -> TaskRecord:
     now = iso(forge.clock.now())
     record = TaskRecord(
         slug=slug,
@@ -187,7 +225,6 @@ def _create(
         updated_at=now,
         history=(Event(at=now, status=SPECCED, note="tests locked by hand"),),
     )
-    forge.store.put(record)
     return record
 
 

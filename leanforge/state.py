@@ -26,7 +26,7 @@ from typing import Any
 import filelock
 import pygit2
 
-from leanforge.errors import EmptyRepository, NotARepository
+from leanforge.errors import EmptyRepository, LockBusy, NotARepository
 
 LOCK_TIMEOUT_SECONDS = 120.0
 
@@ -91,7 +91,7 @@ def discover(start: Path, *, allow_empty: bool = False) -> tuple[pygit2.Reposito
     return main_repo, RepoPaths(workdir=Path(workdir).resolve(), common_dir=common)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` so readers see the old bytes or the new, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -100,6 +100,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, mode)  # mkstemp makes 0600; files in the user's checkout must stay readable
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -120,5 +121,14 @@ def atomic_write_json(path: Path, payload: Any) -> None:
 def forge_lock(paths: RepoPaths, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
     """Hold the repository's single forge lock (ref updates, merges, record writes)."""
     paths.state_dir.mkdir(parents=True, exist_ok=True)
-    with filelock.FileLock(str(paths.lock_path), timeout=timeout):
+    lock = filelock.FileLock(str(paths.lock_path), timeout=timeout)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise LockBusy(
+            f"another forge command has held {paths.lock_path} for {timeout:.0f}s; wait for it to finish and retry"
+        ) from None
+    try:
         yield
+    finally:
+        lock.release()

@@ -103,28 +103,39 @@ def clean(
         raise UsageError("say what to clean: a SLUG, --merged or --all")
     with forge_lock(forge.paths):
         if slug:
-            try:
-                records = [forge.store.get(slug)]
-            except CorruptState:
-                if not force:
-                    raise
-                _remove(forge, slug)
-                progress(f"removed {slug} (its record was corrupted): worktree, branch and state")
-                return [Cleaned(slug, True, "removed (corrupted record)")]
-        else:
-            records = [r for r in forge.store.all() if everything or r.status == MERGED]
-        if slug and not force and (why := unmerged_work(forge, records[0])):
+            return [_clean_one(forge, slug, force, single=True, progress=progress)]
+        selected = [s for s in forge.store.slugs() if everything or _is_merged(forge, s)]
+        return [_clean_one(forge, s, force, single=False, progress=progress) for s in selected]
+
+
+def _is_merged(forge: Forge, slug: str) -> bool:
+    try:
+        return forge.store.get(slug).status == MERGED
+    except CorruptState:
+        return False  # unknown: only --all or an explicit slug may remove it
+
+
+def _clean_one(
+    forge: Forge, slug: str, force: bool, *, single: bool, progress: Progress
+) -> Cleaned:
+    try:
+        record = forge.store.get(slug)
+    except CorruptState:
+        if not force:
+            if single:
+                raise
+            return Cleaned(slug, False, "kept: its record is corrupted (use --force)")
+        _remove(forge, slug)
+        progress(f"removed {slug} (its record was corrupted): worktree, branch and state")
+        return Cleaned(slug, True, "removed (corrupted record)")
+    why = "" if force else unmerged_work(forge, record)
+    if why:
+        if single:
             raise UnmergedWork(f"not cleaning {slug}: {why}; pass --force to delete it anyway")
-        results = []
-        for record in records:
-            why = "" if force else unmerged_work(forge, record)
-            if why:
-                results.append(Cleaned(record.slug, False, f"kept: {why} (use --force)"))
-                continue
-            _remove(forge, record.slug)
-            progress(f"removed {record.slug}: worktree, branch {record.branch} and its state")
-            results.append(Cleaned(record.slug, True, "removed"))
-        return results
+        return Cleaned(slug, False, f"kept: {why} (use --force)")
+    _remove(forge, slug)
+    progress(f"removed {slug}: worktree, branch {record.branch} and its state")
+    return Cleaned(slug, True, "removed")
 
 
 def _remove(forge: Forge, slug: str) -> None:

@@ -23,7 +23,7 @@ class ForgeGroup(click.Group):
             if os.environ.get("FORGE_DEBUG"):
                 raise
             if exc.usage:
-                raise click.UsageError(str(exc), ctx) from None
+                raise click.UsageError(str(exc)) from None  # one line: no usage banner
             raise click.ClickException(str(exc)) from None
 
 

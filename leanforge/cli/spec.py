@@ -39,7 +39,10 @@ path_type = click.Path(path_type=Path, dir_okay=True)
     "--slug",
     help="Task name: lowercase kebab-case, at most 50 characters. Derived from TASK if omitted.",
 )
-@click.option("--base", help="Branch to start from and merge into. Default: the current branch.")
+@click.option(
+    "--base",
+    help="Branch to start from and merge into. Default: pipeline.target_branch, else the current branch.",
+)
 @click.option(
     "--allow-passing", is_flag=True, help="Accept tests that already pass on the base commit."
 )

@@ -15,7 +15,7 @@ from leanforge.cli.common import (
     quiet,
 )
 from leanforge.errors import CorruptState, LockTampered
-from leanforge.lock import read_manifest
+from leanforge.lock import read_manifest, read_pristine
 from leanforge.records import TaskRecord, to_json
 from leanforge.tasks import clean as clean_tasks
 
@@ -68,9 +68,10 @@ def show(slug: str, as_json: bool) -> None:
     record = forge.store.get(slug)
     try:
         manifest = read_manifest(forge.store.lock_dir(slug), record.lock_sha256)
+        read_pristine(forge.store.lock_dir(slug), manifest)
         files = [{"path": f.path, "kind": f.kind, "sha256": f.sha256} for f in manifest.files]
         state = "verified"
-    except LockTampered as exc:
+    except (LockTampered, CorruptState) as exc:
         files, state = [], f"TAMPERED: {exc}"
     payload = show_payload(record, files, state)
     if as_json:

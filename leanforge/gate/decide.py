@@ -164,6 +164,12 @@ def judge_project(
             )
         if returncode != 0:
             return Check(name, False, f"the project's test command exited {returncode}")
+        if not cases:
+            return Check(
+                name,
+                False,
+                "the project's test command ran no tests (the locked tests live in the worktree)",
+            )
         return Check(name, True, f"{len(cases)} test(s), none failing")
     if returncode != 0:
         return Check(name, False, f"the project's test command exited {returncode}")

@@ -110,6 +110,9 @@ class Runner:
                 str(worktree),
                 "--confcutdir",
                 str(worktree),
+                # An xpass must fail here too; the project's own config could make it pass.
+                "-o",
+                "xfail_strict=true",
                 *PYTEST_FLAGS,
                 "--junitxml",
                 str(scratch / "junit.xml"),

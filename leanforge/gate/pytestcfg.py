@@ -36,7 +36,10 @@ def parse(name: str, text: str) -> dict[str, Any] | None:
         if name in ("pytest.toml", ".pytest.toml"):
             table = data.get("pytest", {})
             return dict(table) if isinstance(table, dict) else {}
-        tool = data.get("tool", {}).get("pytest", {})
+        tool_table = data.get("tool", {})
+        if not isinstance(tool_table, dict):
+            raise ValueError(f"{name}: `tool` is not a table")  # pytest itself chokes on it
+        tool = tool_table.get("pytest", {})
         if not isinstance(tool, dict):
             return None
         native = {k: v for k, v in tool.items() if k != "ini_options"}

@@ -58,6 +58,7 @@ def build_gate_tree(
     tests: Mapping[str, bytes],
     root: Path,
     patterns: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
+    token: Callable[[], str] = random_token,
 ) -> tuple[GateTree, tuple[testfiles.ExpectedTest, ...]]:
     """Lay out pass A's tree and the inverted tree under ``root``; return them and the expected tests."""
     options = workspace.base_pytest_options(
@@ -69,7 +70,7 @@ def build_gate_tree(
     )
     functions, classes = patterns or workspace.test_patterns(options)
     support = workspace.base_support(repo, base, list(tests))
-    canary = f"test_forge_canary_{random_token()}"
+    canary = f"test_forge_canary_{token()}"
     expected = tuple(
         e
         for path, data in sorted(tests.items())
@@ -128,6 +129,7 @@ def run_gate(
     clock: Clock,
     run_number: int,
     warnings: tuple[str, ...] = (),
+    token: Callable[[], str] = random_token,
 ) -> GateReport:
     """Run the gate and return its report (it does not save it: the caller does)."""
     started, t0 = clock.now(), time.monotonic()
@@ -160,9 +162,28 @@ def run_gate(
         )
         return report()
 
-    # Step 1: tampering, judged on the working files and on the branch's last commit.
+    # Step 1: tampering, judged on the working files and on the task branch's last commit.
     wt_repo = pygit2.Repository(str(worktree))
-    head_tree = wt_repo.head.peel(pygit2.Commit).tree
+    branch = repo.branches.local.get(record.branch)
+    if (
+        branch is None
+        or wt_repo.head_is_detached
+        or wt_repo.head.name != f"refs/heads/{record.branch}"
+    ):
+        where = (
+            "missing"
+            if branch is None
+            else f"not checked out in the worktree ({wt_repo.head.shorthand})"
+        )
+        checks.append(
+            Check(
+                "worktree",
+                False,
+                f"branch {record.branch} is {where}; check it out again in {worktree}",
+            )
+        )
+        return report()
+    head_tree = branch.peel(pygit2.Commit).tree
     reasons = tamper.find_tampering(
         acceptance,
         tamper.read_locked(worktree, list(acceptance)),
@@ -184,7 +205,7 @@ def run_gate(
         runner = runner_factory(scratch)
         drop_bytecode(worktree)
         tree, expected = build_gate_tree(
-            repo, base, worktree, {**acceptance, **holdout}, scratch / "tree"
+            repo, base, worktree, {**acceptance, **holdout}, scratch / "tree", token=token
         )
         exp_acc = [e for e in expected if e.path in acceptance]
         exp_hold = [e for e in expected if e.path in holdout]
@@ -239,6 +260,9 @@ def run_gate(
             pass_a,
             decide.judge_tests("held-out tests", result_a.cases, exp_hold, died=result_a.died),
             decide.judge_canary("canary", result_a.cases, tree.canary, tree.canary),
+            decide.judge_canary(
+                "canary (inverted run)", result_inv.cases, tree.canary, tree.canary
+            ),
             decide.judge_inverted("inverted canary", result_inv.cases, result_a.cases, expected),
             pass_b,
             decide.judge_agreement("passes agree", pass_a, pass_b, suspects),

@@ -40,6 +40,10 @@ def make_executor(
     return NoneExecutor(warn, reason=f"bubblewrap unavailable; {_INSTALL_HINT}")
 
 
+#: bwrap mounts a fresh tmpfs here for every run.
+SANDBOX_TMP = Path("/tmp")
+
+
 def layout_for(paths: RepoPaths, python: Path) -> Layout:
     """The sandbox view of one repository: the checkout hidden, git objects and the venv read-only.
 
@@ -65,5 +69,16 @@ def layout_for(paths: RepoPaths, python: Path) -> Layout:
                 f"would show the whole checkout; use one such as {workdir / '.venv'}"
             )
         steps.append(("ro", venv))
+    # The sandbox gets an empty /tmp, so an interpreter (or the Python a venv points at)
+    # installed under /tmp must be shown again, read-only.
+    for root in (bin_dir.parent, python.resolve().parent.parent):
+        if not root.is_relative_to(SANDBOX_TMP) or root == SANDBOX_TMP or ("ro", root) in steps:
+            continue
+        if workdir.is_relative_to(root):
+            raise SandboxUnavailable(
+                f"the interpreter {python} lives in {root}, which contains the checkout; "
+                "install it elsewhere or set `python` to another interpreter"
+            )
+        steps.append(("ro", root))
     steps += [("hide", paths.state_dir.resolve()), ("hide", paths.worktrees_dir.resolve())]
     return Layout(steps=tuple(steps))

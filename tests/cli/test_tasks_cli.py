@@ -138,3 +138,45 @@ def test_forge_runs_from_inside_a_task_worktree(project: Any) -> None:
     assert result.exit_code == 0
     assert '"inside"' in result.stdout
     assert Path(project.forge_json("show", "inside")["worktree"]) == worktree
+
+
+def test_clean_all_keeps_a_corrupt_record_unless_forced(project: Any) -> None:
+    project.spec("good", holdout=False)
+    project.spec("bad", holdout=False)
+    (project.root / ".git" / "forge" / "tasks" / "bad" / "task.json").write_text("[]")
+    kept = project.forge_json("clean", "--all")
+    assert {r["slug"]: r["removed"] for r in kept} == {"bad": False, "good": True}
+    assert "corrupted" in next(r["reason"] for r in kept if r["slug"] == "bad")
+    forced = project.forge_json("clean", "--all", "--force")
+    assert forced == [{"slug": "bad", "removed": True, "reason": "removed (corrupted record)"}]
+    assert "forge/bad" not in branches(project)
+
+
+def test_show_notices_a_swapped_pristine_file(project: Any) -> None:
+    project.spec("swap", holdout=False)
+    stored = project.root / ".git/forge/tasks/swap/lock/acceptance/tests/test_calc.py"
+    stored.write_text("def test_add():\n    assert True\n")
+    data = project.forge_json("show", "swap")
+    assert data["lock_state"].startswith("TAMPERED")
+
+
+def test_the_lock_times_out_with_one_clear_line(project: Any) -> None:
+    import filelock
+
+    from leanforge.errors import LockBusy
+    from leanforge.state import forge_lock
+
+    _, paths = discover(project.root)
+    held = filelock.FileLock(str(paths.lock_path))
+    with (
+        held,
+        pytest.raises(LockBusy, match="wait for it to finish"),
+        forge_lock(paths, timeout=0.2),
+    ):
+        pass
+
+
+def test_init_files_are_readable_by_everyone(project: Any) -> None:
+    (project.root / ".forge" / "config.toml").unlink()
+    assert project.forge("init").exit_code == 0
+    assert (project.root / ".forge" / "config.toml").stat().st_mode & 0o777 == 0o644

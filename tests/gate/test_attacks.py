@@ -323,3 +323,23 @@ def test_planted_bytecode_is_never_run(project: Any) -> None:
     code, report = project.gate()
     assert code == 1
     assert not checks(report)["acceptance tests, pristine setup (pass A)"]["passed"]
+
+
+def test_a_worktree_switched_to_another_branch_is_refused(project: Any) -> None:
+    import subprocess
+
+    worktree = project.spec()
+    project.implement(worktree)
+    subprocess.run(["git", "checkout", "-q", "-b", "elsewhere"], cwd=worktree, check=True)
+    code, report = project.gate()
+    assert code == 1
+    assert "not checked out in the worktree (elsewhere)" in checks(report)["worktree"]["detail"]
+
+
+def test_collect_only_in_the_project_config_fails_the_project_suite_too(project: Any) -> None:
+    worktree = project.spec()
+    project.implement(worktree)
+    project.write("pytest.ini", "[pytest]\naddopts = --co\n", root=worktree)
+    code, report = project.gate()
+    assert code == 1
+    assert "ran no tests" in checks(report)["project test suite"]["detail"]

@@ -237,4 +237,3 @@ def test_custom_patterns_decide_what_is_inverted() -> None:
     with pytest.raises(AssertionError):
         ns["check_x"]()
     ns["test_y"]()  # not a test under these patterns, so left alone
-

@@ -119,3 +119,43 @@ def test_layout_with_the_git_dir_outside_the_checkout(tmp_path: Path) -> None:
         ("hide", tmp_path / "repo.git" / "forge"),
         ("hide", tmp_path / "repo.git" / "forge-worktrees"),
     )
+
+
+@pytest.mark.bwrap
+def test_an_interpreter_under_tmp_still_runs_in_the_sandbox(
+    repo: RepoPaths, worktree: Path, tmp_path: Path
+) -> None:
+    """bwrap gives every run an empty /tmp; a venv living there must be shown again."""
+    import os
+    import subprocess
+
+    from leanforge.sandbox.base import Mount, scrub_env
+
+    venv = Path("/tmp") / f"forge-venv-{os.getpid()}-{tmp_path.name}"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    try:
+        python = venv / "bin" / "python"
+        layout = layout_for(repo, python)
+        assert ("ro", venv.resolve()) in layout.steps
+        result = BwrapExecutor(layout).run(
+            RunRequest(
+                argv=(str(python), "-c", "import sys; print(sys.prefix)"),
+                cwd=worktree,
+                env=scrub_env(os.environ),
+                timeout=30,
+                mounts=(Mount(worktree),),
+            )
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == str(venv)
+    finally:
+        import shutil
+
+        shutil.rmtree(venv, ignore_errors=True)
+
+
+def test_an_interpreter_whose_root_contains_the_checkout_is_refused(tmp_path: Path) -> None:
+    root = Path("/tmp") / f"forge-root-{tmp_path.name}"
+    paths = RepoPaths(workdir=root / "proj", common_dir=root / "proj" / ".git")
+    with pytest.raises(SandboxUnavailable, match="contains the checkout"):
+        layout_for(paths, root / "bin" / "python")
