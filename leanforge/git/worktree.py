@@ -56,10 +56,12 @@ def create_worktree(
     branch = repo.branches.local.create(name, repo[_empty_commit(repo)].peel(pygit2.Commit))
     try:
         repo.add_worktree(worktree_name(slug), str(path), branch)
-        branch.set_target(start.id, f"branch: forge task {slug} from {str(start.id)[:12]}")
+        # Check out while HEAD is still the empty seed, so libgit2's baseline is empty and it
+        # only writes files; then move the branch to the start commit the files now match.
         _checkout(
             pygit2.Repository(str(path)), start.tree, filters=_filters_may_apply(repo, start.tree)
         )
+        branch.set_target(start.id, f"branch: forge task {slug} from {str(start.id)[:12]}")
     except BaseException:
         remove_worktree(repo, paths, slug)
         delete_branch(repo, slug)
@@ -107,17 +109,19 @@ def _has_gitattributes(repo: pygit2.Repository, tree: pygit2.Tree) -> bool:
 def _checkout(wt_repo: pygit2.Repository, tree: pygit2.Tree, *, filters: bool) -> None:
     """Check ``tree`` out into the (empty) worktree, its index included."""
     tree = wt_repo[tree.id].peel(pygit2.Tree)  # it must belong to the repository checking out
+    # NO_REFRESH: the worktree is brand new, there is no index or config state to re-read.
+    strategy = CheckoutStrategy.FORCE | CheckoutStrategy.NO_REFRESH
     if filters:
-        wt_repo.checkout_tree(tree, strategy=CheckoutStrategy.FORCE)  # type: ignore[no-untyped-call]
+        wt_repo.checkout_tree(tree, strategy=strategy)  # type: ignore[no-untyped-call]
         return
     try:
         from pygit2 import ffi
         from pygit2.callbacks import git_checkout_options
         from pygit2.ffi import C
     except ImportError:  # pragma: no cover - older or newer pygit2 without these internals
-        wt_repo.checkout_tree(tree, strategy=CheckoutStrategy.FORCE)  # type: ignore[no-untyped-call]
+        wt_repo.checkout_tree(tree, strategy=strategy)  # type: ignore[no-untyped-call]
         return
-    with git_checkout_options(strategy=CheckoutStrategy.FORCE) as payload:
+    with git_checkout_options(strategy=strategy) as payload:
         payload.checkout_options.disable_filters = 1
         pointer = ffi.new("git_object **")
         ffi.buffer(pointer)[:] = tree._pointer[:]
