@@ -27,9 +27,10 @@ class ForgeGroup(click.Group):
             raise click.ClickException(str(exc)) from None
 
 
-@click.group(cls=ForgeGroup, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=ForgeGroup, context_settings=CONTEXT_SETTINGS, invoke_without_command=True)
 @click.version_option(__version__, "-V", "--version", prog_name="forge")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """leanforge: ship LLM-built changes only through locked acceptance tests.
 
     \b
@@ -39,6 +40,8 @@ def cli() -> None:
       forge gate SLUG                     run the hardened gate on the worktree
       forge list / show SLUG / clean      inspect and tidy tasks
     """
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 def _register() -> None:

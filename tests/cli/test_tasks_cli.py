@@ -180,3 +180,9 @@ def test_init_files_are_readable_by_everyone(project: Any) -> None:
     (project.root / ".forge" / "config.toml").unlink()
     assert project.forge("init").exit_code == 0
     assert (project.root / ".forge" / "config.toml").stat().st_mode & 0o777 == 0o644
+
+
+def test_bare_forge_prints_help_and_succeeds(project: Any) -> None:
+    result = project.forge()
+    assert result.exit_code == 0
+    assert "forge spec" in result.stdout and "Commands:" in result.stdout
