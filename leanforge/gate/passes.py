@@ -70,9 +70,20 @@ class Runner:
         return PassResult(run=result, cases=junit.read(scratch / "junit.xml"))
 
     def isolated(
-        self, tree: Path, ini: Path, tests: Sequence[str], worktree: Path, timeout: float
+        self,
+        tree: Path,
+        ini: Path,
+        tests: Sequence[str],
+        worktree: Path,
+        timeout: float,
+        *,
+        tracebacks: bool = True,
     ) -> PassResult:
-        """Pass A style: pristine tree outside the worktree, gate-owned config, ``python -I``."""
+        """Pass A style: pristine tree outside the worktree, gate-owned config, ``python -I``.
+
+        ``tracebacks=False`` skips formatting failures, for runs where every test is meant to
+        fail and only the outcomes matter (the inverted twins): it is most of their cost.
+        """
         scratch = Path(tempfile.mkdtemp(prefix="run-", dir=self.scratch_root))
         argv = [
             str(self.python),
@@ -88,6 +99,7 @@ class Runner:
             str(tree),
             *[arg for plugin in self.plugins for arg in ("-p", plugin)],
             *PYTEST_FLAGS,
+            *([] if tracebacks else ["--tb=no"]),
             # One locked file failing to import must not hide the others' results.
             "--continue-on-collection-errors",
             "--junitxml",

@@ -221,6 +221,7 @@ def run_gate(
                 tree.inverted_tests,
                 worktree,
                 settings.test_timeout,
+                tracebacks=False,
             )
             fut_project = pool.submit(
                 runner.in_worktree, worktree, project_cmd, settings.project_timeout
