@@ -313,22 +313,35 @@ def resolve_python(config: Config, workdir: Path) -> Path:
     return Path(found)
 
 
-def check_pytest(python: Path) -> str:
-    """Return the pytest version the interpreter has, or say how to install it."""
+def probe_interpreter(python: Path, cwd: Path | None = None) -> tuple[Path, str]:
+    """(the real executable, its pytest version) of ``python``, or say how to fix it.
+
+    The real executable matters: ``python3`` on PATH may be a shim (pyenv) that picks an
+    interpreter from a ``.python-version`` in the current directory, and a task worktree must
+    never choose the gate's interpreter. ``cwd`` should be the user's checkout.
+    """
+    code = "import sys, pytest; print(sys.executable); print(pytest.__version__)"
     try:
         proc = subprocess.run(
-            [str(python), "-I", "-c", "import pytest; print(pytest.__version__)"],
+            [str(python), "-I", "-c", code],
             capture_output=True,
             text=True,
             timeout=60,
+            cwd=cwd,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
         )
     except OSError as exc:
         raise InterpreterError(
             f"cannot run {python} ({exc}); set `python` in .forge/config.toml"
         ) from exc
-    if proc.returncode != 0:
+    lines = proc.stdout.split("\n")
+    if proc.returncode != 0 or len(lines) < 2 or not lines[0]:
         raise InterpreterError(
             f"{python} has no pytest; install it with `{python} -m pip install pytest` or set `python` in .forge/config.toml"
         )
-    return proc.stdout.strip()
+    return Path(lines[0]), lines[1].strip()
+
+
+def check_pytest(python: Path) -> str:
+    """Return the pytest version the interpreter has, or say how to install it."""
+    return probe_interpreter(python)[1]

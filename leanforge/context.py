@@ -43,10 +43,9 @@ class Forge:
 
     @cached_property
     def python(self) -> Path:
-        """The project's interpreter, checked once to have pytest."""
+        """The project's real interpreter (no shim), checked once to have pytest."""
         python = config_mod.resolve_python(self.config, self.paths.workdir)
-        config_mod.check_pytest(python)
-        return python
+        return config_mod.probe_interpreter(python, cwd=self.paths.workdir)[0]
 
     @cached_property
     def executor(self) -> Executor:

@@ -269,3 +269,23 @@ def test_check_pytest_on_an_interpreter_that_cannot_run(tmp_path: Path) -> None:
     missing = tmp_path / "gone" / "python"
     with pytest.raises(InterpreterError, match="cannot run"):
         check_pytest(missing)
+
+
+def test_probe_sees_through_a_shim_and_ignores_the_caller_directory(tmp_path: Path) -> None:
+    """A pyenv-like shim must resolve to the real interpreter, chosen from the checkout."""
+    from leanforge.config import probe_interpreter
+
+    shim = tmp_path / "shim" / "python3"
+    shim.parent.mkdir()
+    shim.write_text(
+        f'#!/bin/sh\nif [ -f .python-version ]; then exec /bin/false; fi\nexec "{sys.executable}" "$@"\n'
+    )
+    shim.chmod(0o755)
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    executable, version = probe_interpreter(shim, cwd=checkout)
+    assert executable == Path(sys.executable)
+    assert version == pytest.__version__
+    (checkout / ".python-version").write_text("evil\n")
+    with pytest.raises(InterpreterError):
+        probe_interpreter(shim, cwd=checkout)

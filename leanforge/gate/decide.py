@@ -15,8 +15,19 @@ from leanforge.gate.testfiles import ExpectedTest, module_name
 MAX_ITEMS = 20
 
 
-def _cases_for(cases: Sequence[Case], test: ExpectedTest) -> list[Case]:
-    return [c for c in cases if c.classname == test.classname and c.function == test.function]
+Index = dict[tuple[str, str], list[Case]]
+
+
+def index(cases: Sequence[Case]) -> Index:
+    """Cases by (classname, function), so judging is linear in the suite's size."""
+    by_id: Index = {}
+    for case in cases:
+        by_id.setdefault((case.classname, case.function), []).append(case)
+    return by_id
+
+
+def _cases_for(by_id: Index, test: ExpectedTest) -> list[Case]:
+    return by_id.get((test.classname, test.function), [])
 
 
 def _belongs(case: Case, modules: set[str]) -> bool:
@@ -49,8 +60,9 @@ def judge_tests(
             name, False, f"no junit report: the test run did not finish ({died or 'no output'})"
         )
     problems: list[str] = []
+    by_id = index(cases)
     for test in expected:
-        found = _cases_for(cases, test)
+        found = _cases_for(by_id, test)
         if not found:
             problems.append(f"{test.label} missing from the report (not run)")
         for case in found:
@@ -112,19 +124,16 @@ def judge_inverted(
         return Check(name, True, "no test has a top-level assert to invert")
     if inverted is None:
         return Check(name, False, "no junit report from the inverted run")
+    originals, twins = index(original or ()), index(inverted)
     passed_originals = [
         t
         for t in candidates
-        if original is not None
-        and (found := _cases_for(original, t))
-        and all(c.outcome == PASSED for c in found)
+        if (found := _cases_for(originals, t)) and all(c.outcome == PASSED for c in found)
     ]
     forced = [
-        t.label
-        for t in passed_originals
-        if any(c.outcome == PASSED for c in _cases_for(inverted, t))
+        t.label for t in passed_originals if any(c.outcome == PASSED for c in _cases_for(twins, t))
     ]
-    missing = [t.label for t in passed_originals if not _cases_for(inverted, t)]
+    missing = [t.label for t in passed_originals if not _cases_for(twins, t)]
     if missing:
         return Check(
             name,

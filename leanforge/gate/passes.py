@@ -81,8 +81,9 @@ class Runner:
     ) -> PassResult:
         """Pass A style: pristine tree outside the worktree, gate-owned config, ``python -I``.
 
-        ``tracebacks=False`` skips formatting failures, for runs where every test is meant to
-        fail and only the outcomes matter (the inverted twins): it is most of their cost.
+        ``tracebacks=False`` skips formatting failures and assertion introspection, for runs
+        where every test is meant to fail and only the outcomes matter (the inverted twins):
+        that is most of their cost.
         """
         scratch = Path(tempfile.mkdtemp(prefix="run-", dir=self.scratch_root))
         argv = [
@@ -99,7 +100,7 @@ class Runner:
             str(tree),
             *[arg for plugin in self.plugins for arg in ("-p", plugin)],
             *PYTEST_FLAGS,
-            *([] if tracebacks else ["--tb=no"]),
+            *([] if tracebacks else ["--tb=no", "--assert=plain"]),
             # One locked file failing to import must not hide the others' results.
             "--continue-on-collection-errors",
             "--junitxml",

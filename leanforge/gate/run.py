@@ -204,13 +204,17 @@ def run_gate(
     try:
         runner = runner_factory(scratch)
         drop_bytecode(worktree)
-        tree, expected = build_gate_tree(
-            repo, base, worktree, {**acceptance, **holdout}, scratch / "tree", token=token
-        )
-        exp_acc = [e for e in expected if e.path in acceptance]
-        exp_hold = [e for e in expected if e.path in holdout]
         project_cmd = project_argv(settings.test_command, runner.python)
         with ThreadPoolExecutor(max_workers=3) as pool:
+            # The project suite needs no gate tree: start the longest run first.
+            fut_project = pool.submit(
+                runner.in_worktree, worktree, project_cmd, settings.project_timeout
+            )
+            tree, expected = build_gate_tree(
+                repo, base, worktree, {**acceptance, **holdout}, scratch / "tree", token=token
+            )
+            exp_acc = [e for e in expected if e.path in acceptance]
+            exp_hold = [e for e in expected if e.path in holdout]
             fut_a = pool.submit(
                 runner.isolated, tree.a, tree.ini, tree.tests, worktree, settings.test_timeout
             )
@@ -222,9 +226,6 @@ def run_gate(
                 worktree,
                 settings.test_timeout,
                 tracebacks=False,
-            )
-            fut_project = pool.submit(
-                runner.in_worktree, worktree, project_cmd, settings.project_timeout
             )
             changes = [
                 c
@@ -241,9 +242,7 @@ def run_gate(
         # Pass B reuses the project suite's run when it covered every locked test.
         pass_b_source = project
         if not (
-            is_pytest(project_cmd)
-            and project.cases is not None
-            and all(_ran(project, e) for e in exp_acc)
+            is_pytest(project_cmd) and project.cases is not None and _ran_all(project, exp_acc)
         ):
             pass_b_source = runner.in_worktree(
                 worktree,
@@ -293,7 +292,6 @@ def _wait(future: Future[PassResult]) -> PassResult:
     return future.result()
 
 
-def _ran(result: PassResult, test: testfiles.ExpectedTest) -> bool:
-    return result.cases is not None and any(
-        c.classname == test.classname and c.function == test.function for c in result.cases
-    )
+def _ran_all(result: PassResult, tests: list[testfiles.ExpectedTest]) -> bool:
+    ran = {(c.classname, c.function) for c in result.cases or ()}
+    return all((t.classname, t.function) in ran for t in tests)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -34,6 +35,7 @@ class ExpectedTest:
         return "::".join(parts)
 
 
+@functools.cache
 def module_name(path: str) -> str:
     """The dotted name junit uses for a test file: ``tests/test_x.py`` -> ``tests.test_x``."""
     return ".".join(PurePosixPath(path).with_suffix("").parts)
@@ -47,11 +49,22 @@ def _matches(name: str, patterns: Sequence[str]) -> bool:
 
 
 def _is_testcase_class(node: ast.ClassDef) -> bool:
-    return any(
-        (isinstance(b, ast.Name) and b.id == "TestCase")
-        or (isinstance(b, ast.Attribute) and b.attr == "TestCase")
-        for b in node.bases
-    )
+    """Does the class look like a unittest.TestCase (pytest collects those whatever their name)?
+
+    Inheritance through a project's own base (``class X(BaseTestCase)``) is only visible by
+    name here, so any base whose name ends in ``TestCase`` counts.
+    """
+
+    def name(base: ast.expr) -> str:
+        return (
+            base.id
+            if isinstance(base, ast.Name)
+            else base.attr
+            if isinstance(base, ast.Attribute)
+            else ""
+        )
+
+    return any(name(b).endswith("TestCase") for b in node.bases)
 
 
 def _invertible(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
