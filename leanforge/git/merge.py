@@ -9,25 +9,19 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import pygit2
-from pygit2.enums import CheckoutNotify, CheckoutStrategy, FileMode, ReferenceType
+from pygit2.enums import FileMode
 
 from leanforge.errors import ForgeError, MergeRefused
+from leanforge.git import checkout
+from leanforge.git.commits import signature as default_signature
 from leanforge.state import RepoPaths, forge_lock
 
-FALLBACK_SIGNATURE = ("leanforge", "forge@localhost")
 _TRAILER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
-# Literal paths (a test named `test_[x].py` is not a glob); never clobber an ignored file.
-_CHECKOUT = (
-    CheckoutStrategy.SAFE
-    | CheckoutStrategy.DISABLE_PATHSPEC_MATCH
-    | CheckoutStrategy.DONT_OVERWRITE_IGNORED
-)
 
 
 @dataclass(frozen=True)
@@ -101,23 +95,25 @@ def commit_merge(
         if ref.target != plan.target_old:
             raise MergeRefused(f"{plan.target} moved while merging; plan the merge again")
         main = pygit2.Repository(str(paths.workdir))
-        on_target = _head_branch(main) == refname
-        _refuse_other_checkouts(repo, refname, plan.target)
+        on_target = checkout.head_branch(main) == refname
+        checkout.refuse_other_checkouts(repo, refname, plan.target)
+        already = checkout.already_there(main, plan) if on_target else frozenset()
         if on_target:
-            _refuse_unsafe_checkout(main, plan)
-        who = signature or _default_signature(repo)
+            checkout.refuse_unsafe_checkout(main, plan, already)
+        who = signature or default_signature(repo)
         commit = repo.create_commit(
             None, who, who, text, plan.tree, [plan.target_old, plan.branch_head]
         )
         # libgit2 diffs a checkout against HEAD, so the checkout must run while HEAD still names
         # target_old (pygit2 cannot pass another baseline); SAFE aborts before writing on conflict.
         if on_target and plan.touched:
-            _checkout(main, plan)
+            checkout.update_checkout(main, plan, [p for p in plan.touched if p not in already])
+            checkout.stage(main, already)
         try:
             # set_target is compare-and-swap against the value read above.
             ref.set_target(commit, f"forge: merge {plan.branch} into {plan.target}")
         except pygit2.GitError as exc:
-            done = f"; your checkout already shows the merge{_restore_hint(plan)}"
+            done = f"; your checkout already shows the merge{checkout.restore_hint(plan)}"
             raise ForgeError(
                 f"could not move {plan.target} ({exc}); the merge was not recorded"
                 + (done if on_target and plan.touched else "")
@@ -215,90 +211,3 @@ def _format_message(message: str, trailers: Mapping[str, str]) -> str:
     body = message.strip()
     lines = "\n".join(f"{key}: {value}" for key, value in trailers.items())
     return f"{body}\n\n{lines}\n" if lines else f"{body}\n"
-
-
-def _default_signature(repo: pygit2.Repository) -> pygit2.Signature:
-    try:
-        return repo.default_signature
-    except KeyError:  # no user.name/user.email configured anywhere
-        return pygit2.Signature(*FALLBACK_SIGNATURE)
-
-
-def _head_branch(checkout: pygit2.Repository) -> str | None:
-    """The ref a checkout's HEAD points to (even if unborn), or None when detached."""
-    head = checkout.lookup_reference("HEAD")
-    target = head.target if head.type == ReferenceType.SYMBOLIC else None
-    return target if isinstance(target, str) else None
-
-
-def _refuse_other_checkouts(repo: pygit2.Repository, refname: str, target: str) -> None:
-    """Moving a branch under a linked worktree would make all its files look reverted there."""
-    for name in repo.list_worktrees():
-        worktree = repo.lookup_worktree(name)
-        if worktree.is_prunable or not Path(worktree.path).is_dir():
-            continue
-        if _head_branch(pygit2.Repository(worktree.path)) == refname:
-            raise MergeRefused(
-                f"{target} is checked out in worktree {worktree.path}; switch it to another "
-                "branch, then merge again"
-            )
-
-
-def _refuse_unsafe_checkout(main: pygit2.Repository, plan: MergePlan) -> None:
-    """Refuse when the user's checkout is mid-operation or has uncommitted work on a touched path."""
-    if main.state() != pygit2.enums.RepositoryState.NONE:
-        raise MergeRefused(
-            f"your checkout of {plan.target} is in the middle of a merge, rebase or similar; "
-            "finish or abort it, then merge again"
-        )
-    changed = [p.rstrip("/") for p in main.status(untracked_files="all", ignored=True)]
-    dirty = [t for t in plan.touched if any(_overlaps(t, c) for c in changed)]
-    if dirty:
-        raise MergeRefused(
-            f"uncommitted changes in {', '.join(dirty)} would be overwritten by merging "
-            f"{plan.branch}; commit or stash them, then merge again"
-        )
-
-
-def _overlaps(a: str, b: str) -> bool:
-    """Same path, or one is a directory holding the other."""
-    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
-
-
-class _Conflicts(pygit2.CheckoutCallbacks):
-    """Records the paths a SAFE checkout refused to overwrite."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.paths: list[str] = []
-
-    def checkout_notify_flags(self) -> CheckoutNotify:
-        return CheckoutNotify.CONFLICT
-
-    def checkout_notify(self, why: CheckoutNotify, path: str, *_: object) -> None:
-        self.paths.append(path)
-
-
-def _checkout(main: pygit2.Repository, plan: MergePlan) -> None:
-    conflicts = _Conflicts()
-    try:
-        main.checkout_tree(  # type: ignore[no-untyped-call]
-            _tree(main, plan.tree),
-            strategy=_CHECKOUT,
-            paths=list(plan.touched),
-            callbacks=conflicts,
-        )
-    except pygit2.GitError as exc:
-        if conflicts.paths:  # detected before anything was written
-            raise MergeRefused(
-                f"{', '.join(conflicts.paths)} changed in your checkout while merging; "
-                "commit or stash, then merge again"
-            ) from exc
-        raise ForgeError(
-            f"updating your checkout failed ({exc}); {plan.target} was not moved{_restore_hint(plan)}"
-        ) from exc
-
-
-def _restore_hint(plan: MergePlan) -> str:
-    files = " ".join(shlex.quote(p) for p in plan.touched)
-    return f"; to undo it run `git restore --source=HEAD --staged --worktree -- {files}`"
