@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from leanforge.gate import junit
+from leanforge.gate.passes import Runner
 from leanforge.gate.testfiles import expected_tests
 from leanforge.gate.workspace import gate_ini
 from leanforge.redgreen import Verdict, judge
+from leanforge.sandbox.none import NoneExecutor
 
 BASE_CALC = "def subtract(a, b):\n    return a - b\n"
 
@@ -27,34 +27,17 @@ def run_base(root: Path, tests: dict[str, str], base: dict[str, str] | None = No
         (root / rel).write_text(textwrap.dedent(text))
     ini = root / "gate.ini"
     ini.write_text(gate_ini({}, [root]))
-    report = root / "junit.xml"
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-B",
-            "-m",
-            "pytest",
-            "-c",
-            str(ini),
-            "--rootdir",
-            str(root),
-            "-p",
-            "no:cacheprovider",
-            "--continue-on-collection-errors",
-            "--junitxml",
-            str(report),
-            *tests,
-        ],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        timeout=120,
-        check=False,
+    scratch = root.parent / f"{root.name}-scratch"
+    scratch.mkdir(exist_ok=True)
+    runner = Runner(
+        python=Path(sys.executable),
+        executor=NoneExecutor(warn=lambda _: None),
+        scratch_root=scratch,
+        source_env=os.environ,
     )
-    cases = junit.read(report)
-    assert cases is not None
+    result = runner.isolated(root, ini, list(tests), worktree=root, timeout=120)
+    cases = result.cases
+    assert cases is not None, result.died
     expected = []
     for rel, text in tests.items():
         # Nothing to expect from a file that does not parse; the run speaks for it.

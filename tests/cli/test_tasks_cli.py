@@ -95,18 +95,23 @@ def test_clean_never_deletes_unmerged_work_without_force(project: Any, work: str
     assert not worktree.exists() and "forge/busy" not in branches(project)
 
 
+def mark_merged(project: Any, slug: str) -> None:
+    """Walk a task's record to merged, as the pipeline will after a real merge."""
+    _, paths = discover(project.root)
+    store = TaskStore(paths)
+    record = store.get(slug)
+    for status in (GATED, REVIEWED, MERGED):
+        record = transition(record, status, "2026-11-22T00:00:00Z")
+    store.put(record)
+
+
 def test_clean_merged_only_touches_merged_tasks(project: Any) -> None:
     done = project.spec("done", holdout=False)
     project.implement(done)
     project.commit("implement", cwd=done)
     other = project.spec("other", holdout=False)
     project.implement(other)
-    _, paths = discover(project.root)
-    store = TaskStore(paths)
-    record = store.get("done")
-    for status in (GATED, REVIEWED, MERGED):
-        record = transition(record, status, "2026-11-22T00:00:00Z")
-    store.put(record)
+    mark_merged(project, "done")
     result = project.forge_json("clean", "--merged")
     assert [r["slug"] for r in result] == ["done"]
     assert not done.exists() and other.exists()
@@ -121,12 +126,7 @@ def test_clean_needs_exactly_one_target(project: Any) -> None:
 
 def test_gate_refuses_a_merged_task(project: Any) -> None:
     project.spec("fin", holdout=False)
-    _, paths = discover(project.root)
-    store = TaskStore(paths)
-    record = store.get("fin")
-    for status in (GATED, REVIEWED, MERGED):
-        record = transition(record, status, "2026-11-22T00:00:00Z")
-    store.put(record)
+    mark_merged(project, "fin")
     result = project.forge("gate", "fin")
     assert result.exit_code == 2
     assert "already merged" in result.output

@@ -12,6 +12,7 @@ import pygit2
 import pytest
 
 from leanforge.gate import workspace
+from leanforge.gate.passes import Runner
 from leanforge.gate.workspace import (
     base_pytest_options,
     base_support,
@@ -20,6 +21,8 @@ from leanforge.gate.workspace import (
     support_roots,
     write_tree,
 )
+from leanforge.sandbox.base import RunResult
+from leanforge.sandbox.none import NoneExecutor
 
 IDENTITY = ["-c", "user.name=Forge Test", "-c", "user.email=forge@example.invalid"]
 
@@ -246,31 +249,18 @@ def test_gate_ini_drops_options_that_change_what_runs() -> None:
     assert ini["pythonpath"].split() == ["/w"]
 
 
-def run_pytest_with(ini: Path, root: Path, test: str) -> subprocess.CompletedProcess[str]:
+def run_pytest_with(ini: Path, root: Path, test: str) -> RunResult:
+    """Run one probe test under ``ini`` exactly as the gate's pass A would (sandbox aside)."""
     (root / "test_probe.py").write_text(test)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-B",
-            "-m",
-            "pytest",
-            "-c",
-            str(ini),
-            "--rootdir",
-            str(root),
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "test_probe.py",
-        ],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    scratch = root.parent / f"{root.name}-scratch"
+    scratch.mkdir(exist_ok=True)
+    runner = Runner(
+        python=Path(sys.executable),
+        executor=NoneExecutor(warn=lambda _: None),
+        scratch_root=scratch,
+        source_env=os.environ,
     )
+    return runner.isolated(root, ini, ["test_probe.py"], worktree=root, timeout=120).run
 
 
 def test_pythonpath_with_spaces_and_quotes_round_trips_through_pytest(tmp_path: Path) -> None:
