@@ -22,13 +22,12 @@ from leanforge.git.commits import commit_files
 from leanforge.git.worktree import (
     branch_name,
     create_worktree,
-    delete_branch,
-    remove_worktree,
     resolve_branch,
 )
 from leanforge.records import SPECCED, Event, TaskRecord
 from leanforge.redgreen import Verdict, judge
 from leanforge.state import forge_lock
+from leanforge.tasks import discard_task
 
 Progress = Callable[[str], None]
 
@@ -139,9 +138,7 @@ def create_task(forge: Forge, request: SpecRequest, progress: Progress) -> TaskR
         return record
     except BaseException:
         if reserved:
-            remove_worktree(repo, forge.paths, slug)
-            delete_branch(repo, slug)
-            shutil.rmtree(forge.paths.task_dir(slug), ignore_errors=True)
+            discard_task(forge, slug)
         raise
 
 

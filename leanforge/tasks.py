@@ -125,7 +125,7 @@ def _clean_one(
             if single:
                 raise
             return Cleaned(slug, False, "kept: its record is corrupted (use --force)")
-        _remove(forge, slug)
+        discard_task(forge, slug)
         progress(f"removed {slug} (its record was corrupted): worktree, branch and state")
         return Cleaned(slug, True, "removed (corrupted record)")
     why = "" if force else unmerged_work(forge, record)
@@ -133,12 +133,13 @@ def _clean_one(
         if single:
             raise UnmergedWork(f"not cleaning {slug}: {why}; pass --force to delete it anyway")
         return Cleaned(slug, False, f"kept: {why} (use --force)")
-    _remove(forge, slug)
+    discard_task(forge, slug)
     progress(f"removed {slug}: worktree, branch {record.branch} and its state")
     return Cleaned(slug, True, "removed")
 
 
-def _remove(forge: Forge, slug: str) -> None:
+def discard_task(forge: Forge, slug: str) -> None:
+    """Remove a task's worktree, branch and state, whatever state they are in."""
     remove_worktree(forge.repo, forge.paths, slug)
     delete_branch(forge.repo, slug)
     shutil.rmtree(forge.paths.task_dir(slug), ignore_errors=True)
