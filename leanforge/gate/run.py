@@ -20,6 +20,7 @@ from leanforge.gate.changes import blob_bytes, worktree_changes
 from leanforge.gate.passes import PassResult, Runner, drop_bytecode, is_pytest, project_argv
 from leanforge.gate.report import Check, GateReport
 from leanforge.gate.scan import Finding, scan
+from leanforge.git.worktree import worktree_name
 from leanforge.records import TaskRecord
 
 SPEC_DIR = ".forge/specs"
@@ -48,7 +49,7 @@ class GateTree:
 
 
 def canary_source(name: str) -> str:
-    return f"def {name}():\n    assert False, 'forge canary: this test must fail'\n"
+    return f"def {name}():\n    assert False\n"
 
 
 def build_gate_tree(
@@ -70,7 +71,8 @@ def build_gate_tree(
     )
     functions, classes = patterns or workspace.test_patterns(options)
     support = workspace.base_support(repo, base, list(tests))
-    canary = f"test_forge_canary_{token()}"
+    # A neutral name: implementation code can't single the canary out by what it is called.
+    canary = f"test_{token()}"
     expected = tuple(
         e
         for path, data in sorted(tests.items())
@@ -156,33 +158,13 @@ def run_gate(
     checks.append(lock_check)
     if not lock_check.passed:
         return report()
-    if not (worktree / ".git").exists():
-        checks.append(
-            Check("worktree", False, f"the task worktree {worktree} is missing; re-spec the task")
-        )
+    problem = _worktree_problem(repo, record)
+    if problem:
+        checks.append(Check("worktree", False, problem))
         return report()
 
     # Step 1: tampering, judged on the working files and on the task branch's last commit.
-    wt_repo = pygit2.Repository(str(worktree))
-    branch = repo.branches.local.get(record.branch)
-    if (
-        branch is None
-        or wt_repo.head_is_detached
-        or wt_repo.head.name != f"refs/heads/{record.branch}"
-    ):
-        where = (
-            "missing"
-            if branch is None
-            else f"not checked out in the worktree ({wt_repo.head.shorthand})"
-        )
-        checks.append(
-            Check(
-                "worktree",
-                False,
-                f"branch {record.branch} is {where}; check it out again in {worktree}",
-            )
-        )
-        return report()
+    branch = repo.branches.local[record.branch]
     head_tree = branch.peel(pygit2.Commit).tree
     reasons = tamper.find_tampering(
         acceptance,
@@ -286,6 +268,30 @@ def run_gate(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return report()
+
+
+def _worktree_problem(repo: pygit2.Repository, record: TaskRecord) -> str:
+    """Why the task's worktree can't be gated as the task's, or "" if it can.
+
+    Its ``.git`` file must still point at forge's own admin dir for the task (a worktree
+    re-pointed at a crafted git dir could show the scan a fake status), and the task branch
+    must be what it has checked out.
+    """
+    worktree = Path(record.worktree)
+    if not (worktree / ".git").is_file():
+        return f"the task worktree {worktree} is missing or broken; re-spec the task"
+    admin = (Path(repo.path) / "worktrees" / worktree_name(record.slug)).resolve()
+    try:
+        wt_repo = pygit2.Repository(str(worktree))
+    except pygit2.GitError:
+        return f"the task worktree {worktree} is not a git worktree any more; re-spec the task"
+    if Path(wt_repo.path).resolve() != admin:
+        return f"the worktree's .git no longer points at {admin}; restore it or re-spec the task"
+    if repo.branches.local.get(record.branch) is None:
+        return f"branch {record.branch} is missing; re-spec the task"
+    if wt_repo.head_is_detached or wt_repo.head.name != f"refs/heads/{record.branch}":
+        return f"branch {record.branch} is not checked out in the worktree ({wt_repo.head.shorthand}); check it out again in {worktree}"
+    return ""
 
 
 def _wait(future: Future[PassResult]) -> PassResult:

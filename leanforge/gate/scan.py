@@ -59,6 +59,9 @@ CONSTRUCTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 
+#: Top-level modules of the test runner itself; a file that shadows one is flagged.
+RUNNER_MODULES = frozenset({"pytest", "_pytest", "pluggy", "py", "iniconfig"})
+
 #: Constructs that are ordinary in test code.
 TEST_NORMAL = frozenset(
     {"defines pytest hooks", "imports pytest", "detects the test runner", "touches report files"}
@@ -111,6 +114,15 @@ def infra_findings(change: ChangedFile) -> list[Finding]:
     ):
         found.append(
             Finding(change.path, "test infrastructure", f"pytest configuration in {p.name} {verb}")
+        )
+    top = p.parts[1] if len(p.parts) > 1 and p.parts[0] == "src" else p.parts[0] if p.parts else ""
+    if top.removesuffix(".py") in RUNNER_MODULES:
+        found.append(
+            Finding(
+                change.path,
+                "test infrastructure",
+                f"{change.path} {verb}: it shadows the test runner's own `{top.removesuffix('.py')}` module",
+            )
         )
     if p.suffix == ".pth":
         found.append(

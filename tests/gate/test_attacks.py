@@ -343,3 +343,38 @@ def test_collect_only_in_the_project_config_fails_the_project_suite_too(project:
     code, report = project.gate()
     assert code == 1
     assert "ran no tests" in checks(report)["project test suite"]["detail"]
+
+
+FAKE_PYTEST = """
+import sys
+
+args = sys.argv
+if "--junitxml" in args:
+    with open(args[args.index("--junitxml") + 1], "w") as report:
+        report.write('<testsuites><testsuite><testcase classname="tests.test_calc" name="test_add"/>'
+                     '<testcase classname="tests.test_calc" name="test_add_negative"/></testsuite></testsuites>')
+sys.exit(0)
+"""
+
+
+def test_a_fake_pytest_module_in_the_worktree_is_caught(project: Any) -> None:
+    """`python -m pytest` run in the worktree would find this first; pass A never does."""
+    worktree = project.spec()
+    project.implement(worktree, right=False)
+    project.write("pytest.py", FAKE_PYTEST, root=worktree)
+    code, report = project.gate()
+    assert code == 1
+    assert not checks(report)["acceptance tests, pristine setup (pass A)"]["passed"]
+    assert any("shadows the test runner" in f["detail"] for f in report["flags"])
+
+
+def test_a_worktree_pointed_at_another_git_dir_is_refused(project: Any, tmp_path: Any) -> None:
+    import subprocess
+
+    worktree = project.spec()
+    decoy = tmp_path / "decoy"
+    subprocess.run(["git", "init", "-q", "-b", "forge/fix-add", str(decoy)], check=True)
+    (worktree / ".git").write_text(f"gitdir: {decoy / '.git'}\n")
+    code, report = project.gate()
+    assert code == 1
+    assert "no longer points at" in checks(report)["worktree"]["detail"]

@@ -114,3 +114,21 @@ def test_sandbox_none_still_gates_and_warns_on_every_run(project: Any, monkeypat
     project.implement(worktree, right=False)
     code, failed = project.gate()
     assert code == 1 and not checks(failed)["acceptance tests, pristine setup (pass A)"]["passed"]
+
+
+def test_the_canary_has_a_neutral_injectable_name(project: Any, tmp_path: Any) -> None:
+    import pygit2
+
+    from leanforge.gate.run import build_gate_tree
+
+    worktree = project.spec()
+    repo = pygit2.Repository(str(project.root))
+    base = repo.branches.local["main"].peel(pygit2.Commit)
+    tests = {"tests/test_calc.py": (worktree / "tests" / "test_calc.py").read_bytes()}
+    tree, expected = build_gate_tree(
+        repo, base, worktree, tests, tmp_path / "g", token=lambda: "0a1b2c"
+    )
+    assert tree.canary == "test_0a1b2c"
+    assert (tree.a / "test_0a1b2c.py").read_text() == "def test_0a1b2c():\n    assert False\n"
+    assert [e.function for e in expected] == ["test_add", "test_add_negative"]
+    assert "assert not" in (tree.inverted / "tests" / "test_calc.py").read_text()
