@@ -340,8 +340,3 @@ def probe_interpreter(python: Path, cwd: Path | None = None) -> tuple[Path, str]
             f"{python} has no pytest; install it with `{python} -m pip install pytest` or set `python` in .forge/config.toml"
         )
     return Path(lines[0]), lines[1].strip()
-
-
-def check_pytest(python: Path) -> str:
-    """Return the pytest version the interpreter has, or say how to install it."""
-    return probe_interpreter(python)[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from leanforge import config
-from leanforge.config import Config, check_pytest, load, render_default_config, resolve_python
+from leanforge.config import Config, load, probe_interpreter, render_default_config, resolve_python
 from leanforge.errors import ConfigError, InterpreterError
 
 
@@ -254,27 +254,25 @@ def test_a_missing_configured_interpreter(tmp_path: Path, configured: str) -> No
     assert configured in str(caught.value)
 
 
-def test_check_pytest_reports_the_version() -> None:
-    assert check_pytest(Path(sys.executable)) == pytest.__version__
+def test_probe_reports_the_executable_and_pytest_version() -> None:
+    assert probe_interpreter(Path(sys.executable)) == (Path(sys.executable), pytest.__version__)
 
 
-def test_check_pytest_says_how_to_install_it(bare_venv: Path) -> None:
+def test_probe_says_how_to_install_it(bare_venv: Path) -> None:
     python = bare_venv / ".venv" / "bin" / "python"
     with pytest.raises(InterpreterError) as caught:
-        check_pytest(python)
+        probe_interpreter(python)
     assert f"`{python} -m pip install pytest`" in str(caught.value)
 
 
-def test_check_pytest_on_an_interpreter_that_cannot_run(tmp_path: Path) -> None:
+def test_probe_on_an_interpreter_that_cannot_run(tmp_path: Path) -> None:
     missing = tmp_path / "gone" / "python"
     with pytest.raises(InterpreterError, match="cannot run"):
-        check_pytest(missing)
+        probe_interpreter(missing)
 
 
 def test_probe_sees_through_a_shim_and_ignores_the_caller_directory(tmp_path: Path) -> None:
     """A pyenv-like shim must resolve to the real interpreter, chosen from the checkout."""
-    from leanforge.config import probe_interpreter
-
     shim = tmp_path / "shim" / "python3"
     shim.parent.mkdir()
     shim.write_text(

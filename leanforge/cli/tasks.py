@@ -67,8 +67,9 @@ def show(slug: str, as_json: bool) -> None:
     forge = forge_here()
     record = forge.store.get(slug)
     try:
-        manifest = read_manifest(forge.store.lock_dir(slug), record.lock_sha256)
-        read_pristine(forge.store.lock_dir(slug), manifest)
+        lock_dir = forge.store.lock_dir(slug)
+        manifest = read_manifest(lock_dir, record.lock_sha256)
+        read_pristine(lock_dir, manifest)
         files = [{"path": f.path, "kind": f.kind, "sha256": f.sha256} for f in manifest.files]
         state = "verified"
     except (LockTampered, CorruptState) as exc:

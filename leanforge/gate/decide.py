@@ -26,6 +26,12 @@ def index(cases: Sequence[Case]) -> Index:
     return by_id
 
 
+def reported_all(cases: Sequence[Case] | None, tests: Sequence[ExpectedTest]) -> bool:
+    """Does the report hold at least one case for every one of ``tests``?"""
+    by_id = index(cases or ())
+    return all(_cases_for(by_id, t) for t in tests)
+
+
 def _cases_for(by_id: Index, test: ExpectedTest) -> list[Case]:
     return by_id.get((test.classname, test.function), [])
 

@@ -224,7 +224,9 @@ def run_gate(
         # Pass B reuses the project suite's run when it covered every locked test.
         pass_b_source = project
         if not (
-            is_pytest(project_cmd) and project.cases is not None and _ran_all(project, exp_acc)
+            is_pytest(project_cmd)
+            and project.cases is not None
+            and decide.reported_all(project.cases, exp_acc)
         ):
             pass_b_source = runner.in_worktree(
                 worktree,
@@ -296,8 +298,3 @@ def _worktree_problem(repo: pygit2.Repository, record: TaskRecord) -> str:
 
 def _wait(future: Future[PassResult]) -> PassResult:
     return future.result()
-
-
-def _ran_all(result: PassResult, tests: list[testfiles.ExpectedTest]) -> bool:
-    ran = {(c.classname, c.function) for c in result.cases or ()}
-    return all((t.classname, t.function) in ran for t in tests)
