@@ -32,23 +32,23 @@ class Models:
     """Model id per role (any Messages-API model id)."""
 
     spec_writer: str = field(
-        default="claude-sonnet-4-5", metadata=_doc("writes the spec and the acceptance tests")
+        default="claude-sonnet-5-5", metadata=_doc("writes the spec and the acceptance tests")
     )
     engineer: str = field(
-        default="claude-sonnet-4-5", metadata=_doc("implements the task in its worktree")
+        default="claude-sonnet-5-5", metadata=_doc("implements the task in its worktree")
     )
-    reviewer: str = field(default="claude-sonnet-4-5", metadata=_doc("each reviewer lens"))
+    reviewer: str = field(default="claude-sonnet-5-5", metadata=_doc("each reviewer lens"))
     tech_lead: str = field(
-        default="claude-sonnet-4-5", metadata=_doc("rewrites PLAYBOOK.md after a merge")
+        default="claude-sonnet-5-5", metadata=_doc("rewrites PLAYBOOK.md after a merge")
     )
     lab_worker: str = field(
-        default="claude-sonnet-4-5", metadata=_doc("runs one metric-lab experiment")
+        default="claude-sonnet-5-5", metadata=_doc("runs one metric-lab experiment")
     )
     lab_director: str = field(
-        default="claude-sonnet-4-5", metadata=_doc("keeps the metric lab's notes")
+        default="claude-sonnet-5-5", metadata=_doc("keeps the metric lab's notes")
     )
     lab_critic: str = field(
-        default="claude-sonnet-4-5", metadata=_doc("critiques metric-lab experiments")
+        default="claude-sonnet-5-5", metadata=_doc("critiques metric-lab experiments")
     )
 
 
@@ -131,6 +131,46 @@ class Timeouts:
     agent_session: float = field(default=1800.0, metadata=_doc("one agent session"))
 
 
+AGENT_BACKENDS = ("anthropic", "scripted", "claude-code")
+
+
+@dataclass(frozen=True)
+class Agent:
+    """How agent sessions talk to a model."""
+
+    backend: str = field(
+        default="anthropic",
+        metadata=_doc(
+            '"anthropic" (the Messages API; needs ANTHROPIC_API_KEY), "scripted" (replays `script`, offline) or "claude-code" (the `claude` CLI)'
+        ),
+    )
+    script: str = field(
+        default="",
+        metadata=_doc("the scripted backend's script: a JSON (or YAML) list of turns"),
+    )
+    max_tokens: int = field(
+        default=16000, metadata=_doc("output tokens per model call (streamed when large)")
+    )
+    max_retries: int = field(
+        default=4,
+        metadata=_doc("SDK retries of 429, 5xx and 529 responses (honouring retry-after)"),
+    )
+    request_timeout: float = field(default=600.0, metadata=_doc("seconds per model request"))
+    cache_ttl: str = field(default="5m", metadata=_doc('prompt-cache lifetime: "5m" or "1h"'))
+    bash_timeout: float = field(
+        default=300.0, metadata=_doc("seconds one bash tool command may run")
+    )
+    tool_output_chars: int = field(
+        default=30000, metadata=_doc("characters of tool output the model sees (head and tail)")
+    )
+    claude_command: str = field(
+        default="claude", metadata=_doc('the Claude Code CLI, for backend = "claude-code"')
+    )
+
+
+PRICE_KEYS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
+
+
 @dataclass(frozen=True)
 class Config:
     """All of forge's settings."""
@@ -147,6 +187,13 @@ class Config:
     gate: Gate = field(default_factory=Gate)
     sandbox: Sandbox = field(default_factory=Sandbox)
     timeouts: Timeouts = field(default_factory=Timeouts)
+    agent: Agent = field(default_factory=Agent)
+    prices: Mapping[str, Mapping[str, float]] = field(
+        default_factory=dict,
+        metadata=_doc(
+            'USD per million tokens by model id, overriding the built-in table, e.g. [prices."my-model"] with input, output, cache_write_5m, cache_write_1h, cache_read'
+        ),
+    )
 
 
 #: Environment overrides: variable -> (section or "", key).
@@ -154,6 +201,8 @@ ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
     "FORGE_PYTHON": ("", "python"),
     "FORGE_SANDBOX": ("sandbox", "mode"),
     "FORGE_TEST_COMMAND": ("gate", "test_command"),
+    "FORGE_BACKEND": ("agent", "backend"),
+    "FORGE_SCRIPT": ("agent", "script"),
 }
 
 
@@ -186,7 +235,9 @@ def _apply(obj: Any, values: Mapping[str, Any], where: str) -> Any:
                 f"{where}: unknown setting {key!r}; see `forge init` for the documented settings"
             )
         current = getattr(obj, key)
-        if dataclasses.is_dataclass(current):
+        if key == "prices" and isinstance(obj, Config):
+            changes[key] = {**current, **_prices(value, f"{where}.prices")}
+        elif dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
                 raise ConfigError(
                     f"{where}.{key}: expected a [{key}] table; fix .forge/config.toml"
@@ -195,6 +246,22 @@ def _apply(obj: Any, values: Mapping[str, Any], where: str) -> Any:
         else:
             changes[key] = _coerce(value, current, f"{where}.{key}")
     return dataclasses.replace(obj, **changes)
+
+
+def _prices(value: Any, where: str) -> dict[str, dict[str, float]]:
+    if not isinstance(value, dict):
+        raise ConfigError(f'{where}: expected [prices."<model id>"] tables; fix .forge/config.toml')
+    table: dict[str, dict[str, float]] = {}
+    for model, rates in value.items():
+        if not isinstance(rates, dict) or set(rates) != set(PRICE_KEYS):
+            raise ConfigError(
+                f'{where}."{model}" needs exactly {", ".join(PRICE_KEYS)} (USD per million tokens)'
+            )
+        for name, rate in rates.items():
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
+                raise ConfigError(f'{where}."{model}".{name} must be a non-negative number')
+        table[str(model)] = {name: float(rate) for name, rate in rates.items()}
+    return table
 
 
 def validate(config: Config) -> Config:
@@ -209,6 +276,25 @@ def validate(config: Config) -> Config:
         raise ConfigError("pipeline.max_attempts must be at least 1")
     if "{python}" not in config.gate.test_command and not config.gate.test_command.strip():
         raise ConfigError("gate.test_command must not be empty")
+    if config.agent.backend not in AGENT_BACKENDS:
+        raise ConfigError(
+            f"agent.backend must be one of {', '.join(AGENT_BACKENDS)}, not {config.agent.backend!r}"
+        )
+    if config.agent.cache_ttl not in ("5m", "1h"):
+        raise ConfigError(f'agent.cache_ttl must be "5m" or "1h", not {config.agent.cache_ttl!r}')
+    for name in ("max_tokens", "tool_output_chars"):
+        if getattr(config.agent, name) < 1:
+            raise ConfigError(f"agent.{name} must be at least 1")
+    if config.agent.max_retries < 0:
+        raise ConfigError("agent.max_retries must not be negative")
+    for name in ("request_timeout", "bash_timeout"):
+        if getattr(config.agent, name) <= 0:
+            raise ConfigError(f"agent.{name} must be positive")
+    if config.budgets.max_turns < 1:
+        raise ConfigError("budgets.max_turns must be at least 1")
+    for name in ("task_usd", "session_usd"):
+        if getattr(config.budgets, name) < 0:
+            raise ConfigError(f"budgets.{name} must not be negative")
     for name in ("test_run", "project_suite", "agent_session"):
         if getattr(config.timeouts, name) <= 0:
             raise ConfigError(f"timeouts.{name} must be positive")
@@ -252,7 +338,7 @@ def render_default_config() -> str:
     config = Config()
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
-        if not dataclasses.is_dataclass(value):
+        if not dataclasses.is_dataclass(value) and not isinstance(value, Mapping):
             lines += [f"# {f.metadata['doc']}", f"{f.name} = {_toml(value)}", ""]
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
@@ -264,6 +350,10 @@ def render_default_config() -> str:
                     f"{sub.name} = {_toml(getattr(value, sub.name))}",
                 ]
             lines.append("")
+    doc = next(f for f in dataclasses.fields(config) if f.name == "prices").metadata["doc"]
+    lines += [f"# {doc}", '# [prices."my-model"]']
+    lines += [f"# {key} = 1.0" for key in PRICE_KEYS]
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -78,3 +78,72 @@ class MergeRefused(ForgeError):
 
 class UnmergedWork(UsageError):
     """Cleaning would delete work that has not been merged."""
+
+
+class MissingApiKey(UsageError):
+    """The Anthropic backend was chosen but no API key is set."""
+
+
+class BackendUnavailable(UsageError):
+    """The chosen agent backend cannot run here (e.g. the `claude` CLI is not installed)."""
+
+
+class ModelUnavailable(ForgeError):
+    """The model API failed for good: retries exhausted, a bad request, or no connection."""
+
+
+class AgentStopped(ForgeError):
+    """An agent session ended without a valid final answer; nothing it did counts.
+
+    Carries what the session spent, so callers can record cost even for a failed session.
+    """
+
+    #: A short machine-readable reason, recorded in transcripts and task records.
+    reason = "stopped"
+
+    def __init__(self, message: str, *, turns: int = 0, cost_usd: float = 0.0) -> None:
+        super().__init__(message)
+        self.turns = turns
+        self.cost_usd = cost_usd
+
+
+class TurnLimitReached(AgentStopped):
+    """The session used all its model turns."""
+
+    reason = "max_turns"
+
+
+class TimeLimitReached(AgentStopped):
+    """The session ran out of wall-clock time."""
+
+    reason = "time_limit"
+
+
+class BudgetExceeded(AgentStopped):
+    """The next model call could take spending past the budget, so it was not made."""
+
+    reason = "budget"
+
+
+class ModelRefused(AgentStopped):
+    """The model refused the task (stop_reason "refusal")."""
+
+    reason = "refusal"
+
+
+class NoFinalAnswer(AgentStopped):
+    """The model stopped, or kept sending invalid final input, without a valid final tool call."""
+
+    reason = "no_final"
+
+
+class OutputTruncated(AgentStopped):
+    """The model's output was cut by max_tokens again after it was given more room."""
+
+    reason = "max_tokens"
+
+
+class ContextExhausted(AgentStopped):
+    """The conversation overflowed the context window and nothing was left to abridge."""
+
+    reason = "context"

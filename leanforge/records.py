@@ -32,13 +32,33 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class Usage:
-    """Tokens and cost of one role, summed over calls."""
+    """Model calls, tokens and cost, summed: over one session, or over one role of a task."""
 
+    calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
-    cache_write_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
     cache_read_tokens: int = 0
     cost_usd: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            **{
+                f.name: getattr(self, f.name) + getattr(other, f.name)
+                for f in dataclasses.fields(Usage)
+            }
+        )
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Every input token of the calls: uncached, written to the cache, and read from it."""
+        return (
+            self.input_tokens
+            + self.cache_write_5m_tokens
+            + self.cache_write_1h_tokens
+            + self.cache_read_tokens
+        )
 
 
 @dataclass(frozen=True)

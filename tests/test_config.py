@@ -181,7 +181,9 @@ def test_rendered_default_config_documents_every_setting() -> None:
         f for f in dataclasses.fields(Config) if dataclasses.is_dataclass(f.default_factory)
     ]
     top_level = [f.name for f in dataclasses.fields(Config) if f not in sections]
-    assert top_level == ["python"] and "python" in parsed
+    assert top_level == ["python", "prices"] and "python" in parsed
+    # The price table is documented as a commented example, since it is empty by default.
+    assert '# [prices."my-model"]' in lines and "prices" not in parsed
     for section in sections:
         table = parsed[section.name]
         header = lines.index(f"[{section.name}]")
@@ -287,3 +289,39 @@ def test_probe_sees_through_a_shim_and_ignores_the_caller_directory(tmp_path: Pa
     (checkout / ".python-version").write_text("evil\n")
     with pytest.raises(InterpreterError):
         probe_interpreter(shim, cwd=checkout)
+
+
+# --- agents and prices -----------------------------------------------------------------------
+
+
+def test_price_overrides_and_agent_settings_load(tmp_path: Path) -> None:
+    (tmp_path / ".forge").mkdir()
+    (tmp_path / ".forge/config.toml").write_text(
+        '[agent]\nbackend = "scripted"\nscript = "s.json"\ncache_ttl = "1h"\n'
+        '[prices."house-model"]\ninput = 1\noutput = 2.5\ncache_write_5m = 1.25\n'
+        "cache_write_1h = 2\ncache_read = 0.1\n"
+    )
+    config = load(tmp_path, {"FORGE_BACKEND": "claude-code"})
+    assert config.agent.backend == "claude-code" and config.agent.cache_ttl == "1h"
+    assert config.prices["house-model"]["output"] == 2.5
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[agent]\nbackend = "gpt"\n', "agent.backend must be one of"),
+        ('[agent]\ncache_ttl = "2h"\n', "agent.cache_ttl"),
+        ("[agent]\nmax_tokens = 0\n", "agent.max_tokens must be at least 1"),
+        ('[prices."m"]\ninput = 1\n', 'config.prices."m" needs exactly'),
+        (
+            '[prices."m"]\ninput = -1\noutput = 1\ncache_write_5m = 1\ncache_write_1h = 1\ncache_read = 1\n',
+            "must be a non-negative number",
+        ),
+        ("[budgets]\nmax_turns = 0\n", "budgets.max_turns must be at least 1"),
+    ],
+)
+def test_bad_agent_settings_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / ".forge").mkdir()
+    (tmp_path / ".forge/config.toml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load(tmp_path, {})

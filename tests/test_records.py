@@ -126,7 +126,7 @@ def full_record() -> TaskRecord:
             "engineer": Usage(
                 input_tokens=10,
                 output_tokens=20,
-                cache_write_tokens=30,
+                cache_write_5m_tokens=30,
                 cache_read_tokens=40,
                 cost_usd=0.75,
             )
