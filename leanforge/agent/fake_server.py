@@ -1,0 +1,335 @@
+"""A local fake of the Anthropic Messages API, so the real SDK runs against scripted replies.
+
+``anthropic.Anthropic(base_url=server.url, api_key="...")`` works unchanged against it: JSON and
+SSE streaming replies, API errors with their headers (so the SDK's retries run for real), and a
+prompt-cache simulation (``fake_cache``) that reports usage the way the real API would. Each
+request to ``POST /v1/messages`` consumes one scripted step; tests, benchmarks and demos share it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from leanforge.agent import fake_cache
+
+MESSAGES_PATH = "/v1/messages"
+
+
+@dataclass(frozen=True)
+class Captured:
+    """One request as the server received it."""
+
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    raw: bytes
+    at: float
+    method: str = "POST"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A scripted assistant message; ``usage=None`` means simulate it."""
+
+    content: list[dict[str, Any]]
+    stop_reason: str
+    usage: dict[str, Any] | None = None
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A scripted API error response."""
+
+    status: int
+    error_type: str
+    message: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Step = Reply | Failure
+#: A step, or a function of the request body that makes one (to echo tool_use ids, say).
+StepSource = Step | Callable[[dict[str, Any]], Step]
+
+
+def text(s: str) -> dict[str, Any]:
+    """A text content block."""
+    return {"type": "text", "text": s}
+
+
+def tool_use(name: str, input: dict[str, Any], id: str | None = None) -> dict[str, Any]:
+    """A tool_use content block; without an id the server assigns ``toolu_fake_<n>`` when sent."""
+    block: dict[str, Any] = {"type": "tool_use", "name": name, "input": input}
+    return block if id is None else {**block, "id": id}
+
+
+def reply(
+    content: Iterable[dict[str, Any]],
+    stop_reason: str | None = None,
+    usage: dict[str, Any] | None = None,
+    delay: float = 0.0,
+) -> Reply:
+    """A reply step; ``stop_reason`` defaults to ``tool_use`` if any block is one, else ``end_turn``."""
+    blocks = [dict(block) for block in content]
+    if stop_reason is None:
+        calls = any(block.get("type") == "tool_use" for block in blocks)
+        stop_reason = "tool_use" if calls else "end_turn"
+    return Reply(blocks, stop_reason, usage, delay)
+
+
+def error(
+    status: int, error_type: str, message: str, headers: dict[str, str] | None = None
+) -> Failure:
+    """An error step, e.g. ``error(429, "rate_limit_error", "slow down", {"retry-after": "0.2"})``."""
+    return Failure(status, error_type, message, dict(headers or {}))
+
+
+@dataclass(frozen=True)
+class _Response:
+    status: int
+    headers: dict[str, str]
+    chunks: list[bytes]
+    delay: float = 0.0
+
+
+def _json_response(
+    status: int, payload: dict[str, Any], headers: dict[str, str], delay: float = 0.0
+) -> _Response:
+    data = json.dumps(payload).encode()
+    return _Response(status, {"content-type": "application/json", **headers}, [data], delay)
+
+
+def _error_response(failure: Failure, request_id: str) -> _Response:
+    payload = {"type": "error", "error": {"type": failure.error_type, "message": failure.message}}
+    return _json_response(failure.status, payload, {"request-id": request_id, **failure.headers})
+
+
+def stream_events(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The SSE events the real API sends for a message, in order; each names itself in ``type``."""
+    final = message["usage"]
+    start_usage = {**final, "output_tokens": min(1, final["output_tokens"])}
+    shell = {**message, "content": [], "stop_reason": None, "usage": start_usage}
+    events: list[dict[str, Any]] = [{"type": "message_start", "message": shell}, {"type": "ping"}]
+    for index, block in enumerate(message["content"]):
+        events.extend(_block_events(index, block))
+    delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
+    usage = {"output_tokens": final["output_tokens"]}
+    return [
+        *events,
+        {"type": "message_delta", "delta": delta, "usage": usage},
+        {"type": "message_stop"},
+    ]
+
+
+def _block_events(index: int, block: dict[str, Any]) -> list[dict[str, Any]]:
+    deltas: list[dict[str, Any]] = []
+    start = block
+    if block.get("type") == "text":
+        start = {**block, "text": ""}
+        deltas = [{"type": "text_delta", "text": part} for part in _split(block["text"], 2)]
+    elif block.get("type") == "tool_use":
+        # The real API streams tool input as JSON fragments that only parse once joined.
+        start = {**block, "input": {}}
+        fragments = _split(json.dumps(block["input"]), 3)
+        deltas = [{"type": "input_json_delta", "partial_json": part} for part in fragments]
+    return [
+        {"type": "content_block_start", "index": index, "content_block": start},
+        *({"type": "content_block_delta", "index": index, "delta": d} for d in deltas),
+        {"type": "content_block_stop", "index": index},
+    ]
+
+
+def _split(s: str, parts: int) -> list[str]:
+    size = max(1, -(-len(s) // parts))
+    return [s[i : i + size] for i in range(0, len(s), size)] or [""]
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+
+
+class MessagesServer:
+    """A scripted Messages API on ``127.0.0.1`` at a random port; use as a context manager."""
+
+    def __init__(
+        self,
+        steps: Iterable[StepSource] = (),
+        *,
+        context_window: int | None = None,
+        cache_lookback: int = 20,
+    ) -> None:
+        self.context_window = context_window
+        self.cache_lookback = cache_lookback
+        self.requests: list[Captured] = []
+        self._steps: deque[StepSource] = deque(steps)
+        self._cache: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._tool_ids = itertools.count(1)
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL to hand the SDK, e.g. ``http://127.0.0.1:40123``."""
+        if self._httpd is None:
+            raise RuntimeError("MessagesServer is not started")
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    @property
+    def pending(self) -> int:
+        """How many scripted steps are still unconsumed."""
+        with self._lock:
+            return len(self._steps)
+
+    def add(self, *steps: StepSource) -> None:
+        """Append steps to the script."""
+        with self._lock:
+            self._steps.extend(steps)
+
+    def message_requests(self) -> list[Captured]:
+        """The ``POST /v1/messages`` requests received, in order."""
+        with self._lock:
+            return [r for r in self.requests if r.method == "POST" and r.path == MESSAGES_PATH]
+
+    def start(self) -> MessagesServer:
+        """Bind a free port and serve from a daemon thread."""
+        if self._httpd is None:
+            self._httpd = _HTTPServer(self)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            if self._thread is not None:
+                self._thread.join()
+            self._httpd = self._thread = None
+
+    def __enter__(self) -> MessagesServer:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _respond(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> _Response:
+        # One request at a time: step order, ids and the cache must not interleave under retries.
+        with self._lock:
+            n = next(self._ids)
+            request_id = f"req_fake_{n}"
+            try:
+                parsed = json.loads(raw) if raw else {}
+            except ValueError:
+                parsed = None
+            body = parsed if isinstance(parsed, dict) else {}
+            self.requests.append(Captured(path, headers, body, raw, time.monotonic(), method))
+            if method != "POST" or path != MESSAGES_PATH:
+                failure = error(404, "not_found_error", f"fake server: no route {method} {path}")
+                return _error_response(failure, request_id)
+            if not isinstance(parsed, dict):
+                failure = error(400, "invalid_request_error", "fake server: body is not JSON")
+                return _error_response(failure, request_id)
+            return self._answer(body, n, request_id)
+
+    def _answer(self, body: dict[str, Any], n: int, request_id: str) -> _Response:
+        pieces = fake_cache.layout(body)
+        why = fake_cache.refusal(pieces, self.context_window)
+        if why is not None:
+            return _error_response(error(400, "invalid_request_error", why), request_id)
+        if not self._steps:
+            return _error_response(
+                error(500, "api_error", "fake server: script exhausted"), request_id
+            )
+        source = self._steps.popleft()
+        try:
+            step = source(body) if callable(source) else source
+        except Exception as exc:  # a failing step function is a test bug: show it to the client
+            step = error(500, "api_error", f"fake server: step raised {exc!r}")
+        if isinstance(step, Failure):
+            return _error_response(step, request_id)
+        outcome = fake_cache.simulate(pieces, self._cache, self.cache_lookback)
+        self._cache.update(outcome.writes)
+        content = [self._with_id(block) for block in step.content]
+        if step.usage is not None:
+            usage = fake_cache.complete_usage(step.usage)
+        else:
+            usage = {**outcome.usage, "output_tokens": fake_cache.count_tokens(content)}
+        message = {
+            "id": f"msg_fake_{n}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", ""),
+            "content": content,
+            "stop_reason": step.stop_reason,
+            "stop_sequence": None,
+            "usage": usage,
+        }
+        if body.get("stream") is True:
+            chunks = [_sse(event) for event in stream_events(message)]
+            headers = {"content-type": "text/event-stream", "request-id": request_id}
+            return _Response(200, headers, chunks, step.delay)
+        return _json_response(200, message, {"request-id": request_id}, step.delay)
+
+    def _with_id(self, block: dict[str, Any]) -> dict[str, Any]:
+        if block.get("type") == "tool_use" and not block.get("id"):
+            return {**block, "id": f"toolu_fake_{next(self._tool_ids)}"}
+        return dict(block)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, app: MessagesServer) -> None:
+        self.app = app
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay silent: stderr belongs to the tests and benchmarks using the server."""
+
+    def _handle(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        app = cast(_HTTPServer, self.server).app
+        response = app._respond(self.command, urlsplit(self.path).path, headers, raw)
+        # Sleep outside the lock, so a client that timed out can retry while this one waits.
+        time.sleep(response.delay)
+        self.close_connection = True
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(sum(map(len, response.chunks))))
+            self.send_header("connection", "close")
+            self.end_headers()
+            for chunk in response.chunks:
+                self.wfile.write(chunk)
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout test); nothing is left to tell it
