@@ -11,7 +11,8 @@ stable prefix (tools + system):
 
 - cached share: input tokens read from the cache / all input tokens (goal >= 0.80);
 - covered share: input tokens read from or written to the cache / all input tokens;
-- bytes sent per turn: first, median, max and last request body.
+- bytes sent per turn: first, median, max and last request body, also for a third run that
+  never abridges old tool output, to show what abridging bounds.
 
     python bench/cache.py [--turns 20] [--output 25000] [--json]
 """
@@ -44,6 +45,8 @@ from leanforge.state import RepoPaths
 
 EDITOR = "str_replace_based_edit_tool"
 MODEL = "claude-sonnet-5-5"
+#: Limits that never abridge, to show how the conversation would grow without it.
+NO_ABRIDGING = {"high_water_chars": 10**12, "low_water_chars": 10**12}
 SYSTEM = "You are the engineer. " + "Follow the playbook and the house conventions. " * 120
 
 
@@ -85,7 +88,9 @@ def system_only(request: ModelRequest, ttl: str = "5m") -> dict[str, Any]:
     return params
 
 
-def run(turns: int, output: int, placement: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+def run(
+    turns: int, output: int, placement: Callable[..., dict[str, Any]], abridge: bool = True
+) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="forge-bench-cache-"))
     try:
         repo = pygit2.init_repository(str(root / "repo"), initial_head="main")
@@ -110,7 +115,9 @@ def run(turns: int, output: int, placement: Callable[..., dict[str, Any]]) -> di
                 loop = ToolLoop(
                     AnthropicModel(client, placement=placement),
                     tools,
-                    Limits(max_turns=turns + 5, budget_usd=100.0),
+                    Limits(
+                        max_turns=turns + 5, budget_usd=100.0, **({} if abridge else NO_ABRIDGING)
+                    ),
                     pricing.price_for(MODEL).price,
                     transcript,
                 )
@@ -146,11 +153,22 @@ def main() -> None:
     args = parser.parse_args()
     forge = run(args.turns, args.output, anthropic_model.request_params)
     baseline = run(args.turns, args.output, system_only)
-    result = {"forge": forge, "baseline_system_only": baseline, "goal_cached_share": 0.8}
+    unbounded = run(args.turns, args.output, anthropic_model.request_params, abridge=False)
+    result = {
+        "forge": forge,
+        "baseline_system_only": baseline,
+        "forge_without_abridging": unbounded,
+        "goal_cached_share": 0.8,
+    }
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    for name, r in (("forge", forge), ("baseline (system only)", baseline)):
+    rows = (
+        ("forge", forge),
+        ("baseline (system only)", baseline),
+        ("forge, no abridging", unbounded),
+    )
+    for name, r in rows:
         b = r["bytes_per_turn"]
         print(
             f"{name:24} cached {r['cached_share']:.1%}  covered {r['covered_share']:.1%}  "

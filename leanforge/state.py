@@ -6,6 +6,7 @@ Layout under ``<git common dir>/forge/``::
     tasks/<slug>/task.json     the task record
     tasks/<slug>/lock/         manifest.json + pristine bytes of locked files
     tasks/<slug>/gate/<n>.json one gate report per run
+    tasks/<slug>/transcripts/  one JSONL transcript per agent session
 
 Task worktrees live in ``<git common dir>/forge-worktrees/<slug>``: inside ``.git`` so they are
 never committed nor collected by the user's own test runs, and outside the state dir so a sandbox

@@ -32,6 +32,24 @@ HOLDOUT_TEST = (
 FAST_CONFIG = '[sandbox]\nenv_passthrough = ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]\n'
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--live",
+        action="store_true",
+        help="also run the tests marked `live`, which call the real Anthropic API "
+        "(needs ANTHROPIC_API_KEY and the network; they cost a few cents)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--live"):
+        return
+    skip = pytest.mark.skip(reason="calls the real Anthropic API; opt in with --live")
+    for item in items:
+        if item.get_closest_marker("live") is not None:
+            item.add_marker(skip)
+
+
 def git(*args: str, cwd: Path) -> str:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

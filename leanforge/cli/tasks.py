@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
 import click
 
@@ -16,7 +16,7 @@ from leanforge.cli.common import (
 )
 from leanforge.errors import CorruptState, LockTampered
 from leanforge.lock import read_manifest, read_pristine
-from leanforge.records import TaskRecord, to_json
+from leanforge.records import TaskRecord, Usage, to_json
 from leanforge.tasks import clean as clean_tasks
 
 
@@ -48,12 +48,29 @@ def list_tasks(as_json: bool) -> None:
         click.echo(f"{slug:<{width}}  corrupt   {error}")
 
 
+def _tokens(n: int) -> str:
+    return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
+
+
+def format_usage(usage: Usage) -> str:
+    """One line of a role's spending, e.g. ``$0.0412 · 6 calls · 51.2k in (44.0k from cache) · 2.1k out``."""
+    return (
+        f"${usage.cost_usd:.4f} · {usage.calls} call{'s' if usage.calls != 1 else ''} · "
+        f"{_tokens(usage.prompt_tokens)} in ({_tokens(usage.cache_read_tokens)} from cache) · "
+        f"{_tokens(usage.output_tokens)} out"
+    )
+
+
 def show_payload(
-    record: TaskRecord, lock_files: list[dict[str, str]], lock_state: str
+    record: TaskRecord,
+    lock_files: list[dict[str, str]],
+    lock_state: str,
+    transcripts: list[str] | None = None,
 ) -> dict[str, object]:
     return {
         **to_json(record),
         "cost_usd": round(record.cost_usd, 4),
+        "transcripts": transcripts or [],
         "lock_files": lock_files,
         "lock_state": lock_state,
     }
@@ -74,7 +91,8 @@ def show(slug: str, as_json: bool) -> None:
         state = "verified"
     except (LockTampered, CorruptState) as exc:
         files, state = [], f"TAMPERED: {exc}"
-    payload = show_payload(record, files, state)
+    found = sorted(forge.paths.task_dir(slug).glob("transcripts/*.jsonl"))
+    payload = show_payload(record, files, state, [str(path) for path in found])
     if as_json:
         emit_json(payload)
         return
@@ -101,10 +119,10 @@ def show(slug: str, as_json: bool) -> None:
         ("updated", record.updated_at),
         ("cost", f"${record.cost_usd:.4f}"),
     ]
-    rows += [
-        (f"usage {role}", json.dumps(vars(u) if hasattr(u, "__dict__") else u))
-        for role, u in record.usage.items()
-    ]
+    rows += [(f"  {role}", format_usage(u)) for role, u in sorted(record.usage.items())]
+    sessions = payload["transcripts"]
+    if isinstance(sessions, list) and sessions:
+        rows.append(("sessions", f"{len(sessions)} transcript(s) in {Path(sessions[0]).parent}"))
     for key, value in rows:
         click.echo(f"{key:>12}  {value}")
 

@@ -96,6 +96,10 @@ def test_a_session_edits_runs_and_submits(task: Any, max_tokens: int) -> None:
     usage = task.project.forge_json("show", "fix-add")["usage"]["engineer"]
     assert usage["calls"] == 4 and usage["cost_usd"] > 0 and usage["cache_read_tokens"] > 0
     assert outcome.usage.cost_usd == pytest.approx(usage["cost_usd"])
+    shown = task.project.forge_json("show", "fix-add")
+    assert shown["transcripts"] == [outcome.transcript]
+    text_view = task.project.forge("show", "fix-add").output
+    assert "engineer  $" in text_view and "4 calls" in text_view and "1 transcript(s)" in text_view
     events = [e["event"] for e in task.events()]
     assert events[0] == "start" and events[-1] == "end" and events.count("tool") == 5
 
