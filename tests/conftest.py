@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from leanforge.cli import cli
+from leanforge.sandbox.bwrap import bwrap_works
 
 IDENTITY = ["-c", "user.name=Forge Test", "-c", "user.email=forge@example.invalid"]
 
@@ -39,6 +40,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also run the tests marked `live`, which call the real Anthropic API "
         "(needs ANTHROPIC_API_KEY and the network; they cost a few cents)",
     )
+
+
+@pytest.fixture(autouse=True)
+def _skip_without_bwrap(request: pytest.FixtureRequest) -> None:
+    """Tests marked ``bwrap`` need a working bubblewrap; elsewhere they skip and say why."""
+    if request.node.get_closest_marker("bwrap") is not None and not bwrap_works():
+        pytest.skip("bubblewrap cannot create a sandbox here (not installed, or no namespaces)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

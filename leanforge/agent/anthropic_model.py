@@ -140,12 +140,15 @@ class AnthropicModel:
         streaming = self.stream == "always" or (
             self.stream == "auto" and needs_stream(request.model, request.max_tokens)
         )
+        call: dict[str, Any] = {}
+        if request.timeout is not None:  # never wait past the session's end
+            call["timeout"] = min(request.timeout, _seconds(self.client.timeout))
         try:
             if streaming:
-                with self.client.messages.stream(**params) as events:
+                with self.client.messages.stream(**params, **call) as events:
                     message = events.get_final_message()
             else:
-                message = self.client.messages.create(**params)
+                message = self.client.messages.create(**params, **call)
         except anthropic.BadRequestError as exc:
             text = _message(exc)
             if any(marker in text.lower() for marker in _OVERFLOW_MARKERS):
@@ -179,6 +182,14 @@ class AnthropicModel:
             model=message.model,
             request_id=str(getattr(message, "_request_id", "") or ""),
         )
+
+
+def _seconds(timeout: Any) -> float:
+    """The SDK client's timeout (a number or an httpx Timeout) in seconds."""
+    if isinstance(timeout, int | float):
+        return float(timeout)
+    read = getattr(timeout, "read", None)
+    return float(read) if isinstance(read, int | float) else float("inf")
 
 
 def _block(block: Any) -> Block:

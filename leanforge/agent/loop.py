@@ -26,8 +26,10 @@ from leanforge.errors import (
     AgentStopped,
     ContextExhausted,
     ModelRefused,
+    ModelUnavailable,
     NoFinalAnswer,
     OutputTruncated,
+    TimeLimitReached,
 )
 from leanforge.records import Usage
 
@@ -109,15 +111,30 @@ class ToolLoop:
         try:
             while True:
                 messages = self._bounded(messages)
-                request = ModelRequest(job.model, job.system, tools, tuple(messages), max_tokens)
+                remaining = self.limits.wall_seconds - (self.clock() - started)
+                request = ModelRequest(
+                    job.model, job.system, tools, tuple(messages), max_tokens, max(remaining, 1.0)
+                )
                 self._check(request, started)
                 try:
                     reply = self.model.complete(request)
                 except ContextOverflow as exc:
                     messages = self._overflowed(messages, str(exc))
                     continue
+                except ModelUnavailable as exc:
+                    if self.clock() - started < self.limits.wall_seconds:
+                        raise
+                    raise TimeLimitReached(  # the call was cut short by the session's end
+                        f"the session ran out of time ({self.limits.wall_seconds:g}s) during a "
+                        "model call; raise timeouts.agent_session",
+                        turns=self.turns,
+                        cost_usd=self.usage.cost_usd,
+                    ) from exc
                 self._account(reply)
                 stop = reply.stop_reason
+                if stop == "model_context_window_exceeded":  # the reply was cut: discard it
+                    messages = self._overflowed(messages, "the model's context window filled up")
+                    continue
                 if stop == "refusal":
                     raise ModelRefused(
                         "the model refused the task (stop_reason refusal); rephrase the task",

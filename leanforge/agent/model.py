@@ -35,6 +35,8 @@ class ModelRequest:
     tools: Sequence[Block]
     messages: Sequence[Block]
     max_tokens: int
+    #: Seconds this call may take (the session's remaining time); None = the backend's default.
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)

@@ -268,3 +268,44 @@ def test_reply_objects_are_accepted_as_is(tmp_path: Path) -> None:
     )
     h = Harness(tmp_path, [reply])
     assert h.run().final == {"summary": "ok"}
+
+
+def test_a_reply_cut_by_the_context_window_is_discarded_and_the_conversation_abridged(
+    tmp_path: Path,
+) -> None:
+    class BigTools(RecordingTools):
+        def run(self, name: str, tool_input: object, *, timeout: float | None = None) -> ToolResult:
+            return ToolResult("q" * 30_000)
+
+    full = {"text": "partial", "stop_reason": "model_context_window_exceeded"}
+    h = Harness(
+        tmp_path,
+        [
+            {"tools": [bash("a")]},
+            {"tools": [bash("b")]},
+            {"tools": [bash("c")]},
+            full,
+            {"tools": [SUBMIT]},
+        ],
+    )
+    h.loop.tools = BigTools()
+    assert h.run().final == {"summary": "fixed"}
+    before, after = h.model.requests[-2], h.model.requests[-1]
+    assert len(str(after.messages)) < len(str(before.messages))
+    assert "partial" not in str(after.messages)
+
+
+def test_every_call_is_bounded_by_the_time_left(tmp_path: Path) -> None:
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 10.0
+        return now[0]
+
+    h = Harness(
+        tmp_path, [{"tools": [bash("ls")]}, {"tools": [SUBMIT]}], clock=clock, wall_seconds=100.0
+    )
+    h.run()
+    timeouts = [r.timeout for r in h.model.requests]
+    assert timeouts[0] is not None and timeouts[0] <= 100.0
+    assert timeouts[1] is not None and timeouts[1] < timeouts[0]

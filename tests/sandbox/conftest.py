@@ -11,21 +11,10 @@ from pathlib import Path
 import pytest
 
 from leanforge.sandbox.base import Executor, Layout, Mount, RunRequest, scrub_env
-from leanforge.sandbox.bwrap import BwrapExecutor, bwrap_works
+from leanforge.sandbox.bwrap import BwrapExecutor
 from leanforge.sandbox.factory import layout_for
 from leanforge.sandbox.none import NoneExecutor
 from leanforge.state import RepoPaths
-
-NO_BWRAP_REASON = (
-    "bubblewrap cannot create a sandbox here (not installed, or no namespaces allowed)"
-)
-
-
-@pytest.fixture(autouse=True)
-def _skip_without_bwrap(request: pytest.FixtureRequest) -> None:
-    """Tests marked ``bwrap`` need a working bubblewrap; elsewhere they skip and say why."""
-    if request.node.get_closest_marker("bwrap") is not None and not bwrap_works():
-        pytest.skip(NO_BWRAP_REASON)
 
 
 def git(*args: str, cwd: Path) -> str:

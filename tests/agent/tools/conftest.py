@@ -16,24 +16,15 @@ import pytest
 from leanforge.agent.tools import Toolbox
 from leanforge.git.worktree import create_worktree
 from leanforge.sandbox.base import Executor, RunRequest, RunResult
-from leanforge.sandbox.bwrap import BwrapExecutor, bwrap_works
+from leanforge.sandbox.bwrap import BwrapExecutor
 from leanforge.sandbox.factory import layout_for
 from leanforge.sandbox.none import NoneExecutor
 from leanforge.state import RepoPaths, discover
-
-NO_BWRAP_REASON = "bubblewrap cannot create a sandbox here (not installed, or no namespaces)"
 
 #: Stands for the model API key in the environment forge itself runs with.
 API_KEY = "sk-ant-test-0123456789-never-in-a-sandbox"
 APP = "def add(a, b):\n    return a - b\n"
 PYTHON = Path(sys.executable)
-
-
-@pytest.fixture(autouse=True)
-def _skip_without_bwrap(request: pytest.FixtureRequest) -> None:
-    """Tests marked ``bwrap`` need a working bubblewrap; elsewhere they skip and say why."""
-    if request.node.get_closest_marker("bwrap") is not None and not bwrap_works():
-        pytest.skip(NO_BWRAP_REASON)
 
 
 def git(*args: str, cwd: Path) -> str:
