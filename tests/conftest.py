@@ -69,6 +69,12 @@ def git(*args: str, cwd: Path) -> str:
     ).stdout
 
 
+@pytest.fixture
+def run_git() -> Callable[..., str]:
+    """The `git` helper above, for conftests below this folder (they cannot import this one)."""
+    return git
+
+
 @dataclass
 class Project:
     """A user's repository with forge driven through its real CLI."""

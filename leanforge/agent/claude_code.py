@@ -252,11 +252,4 @@ class ClaudeCodeAgent:
         )
         turns = result.get("num_turns")
         self.turns += turns if isinstance(turns, int) and not isinstance(turns, bool) else 1
-        self.usage = self.usage + Usage(
-            calls=1,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_write_5m_tokens=usage.cache_write_5m_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-            cost_usd=spent,
-        )
+        self.usage = self.usage + pricing.charge(usage, spent)

@@ -231,15 +231,7 @@ class ToolLoop:
         self.turns += 1
         call_cost = pricing.cost(reply.usage, self.price)
         u = reply.usage
-        self.usage = self.usage + Usage(
-            calls=1,
-            input_tokens=u.input_tokens,
-            output_tokens=u.output_tokens,
-            cache_write_5m_tokens=u.cache_write_5m_tokens,
-            cache_write_1h_tokens=u.cache_write_1h_tokens,
-            cache_read_tokens=u.cache_read_tokens,
-            cost_usd=call_cost,
-        )
+        self.usage = self.usage + pricing.charge(u, call_cost)
         self.transcript.write(
             "response",
             turn=self.turns,

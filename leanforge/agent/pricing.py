@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from leanforge.agent.model import CallUsage
+from leanforge.records import Usage
 
 PRICES_SOURCE = "https://platform.claude.com/docs/en/about-claude/pricing"
 PRICES_DATE = "2026-11-22"
@@ -114,3 +115,16 @@ def estimate(prompt_tokens: int, max_tokens: int, price: Price, ttl: str = "5m")
 def estimate_tokens(text_bytes: int) -> int:
     """Tokens of a request, from its size: ~3 bytes per token over-counts English and code."""
     return text_bytes // 3 + 1
+
+
+def charge(usage: CallUsage, cost_usd: float) -> Usage:
+    """One call's usage as a summable :class:`Usage`, at ``cost_usd``."""
+    return Usage(
+        calls=1,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_write_5m_tokens=usage.cache_write_5m_tokens,
+        cache_write_1h_tokens=usage.cache_write_1h_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cost_usd=cost_usd,
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,31 +16,24 @@ from leanforge.sandbox.none import NoneExecutor
 from leanforge.state import RepoPaths
 
 
-def git(*args: str, cwd: Path) -> str:
-    """Run git with a fixed identity, so the tests do not depend on the machine's git config."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd)}
-    ident = ["-c", "user.name=Forge Test", "-c", "user.email=forge@example.invalid"]
-    return subprocess.run(
-        ["git", *ident, *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
-    ).stdout
-
-
 @pytest.fixture
-def repo(tmp_path: Path) -> RepoPaths:
+def repo(tmp_path: Path, run_git: Callable[..., str]) -> RepoPaths:
     """A checkout with one commit, a task record holding a secret, and two task worktrees."""
     workdir = tmp_path / "checkout"
     workdir.mkdir()
-    git("init", "-q", "-b", "main", cwd=workdir)
+    run_git("init", "-q", "-b", "main", cwd=workdir)
     (workdir / "README.md").write_text("the user's checkout\n")
     (workdir / "holdout_test.py").write_text("def test_private(): ...\n")
-    git("add", ".", cwd=workdir)
-    git("commit", "-q", "-m", "first commit", cwd=workdir)
+    run_git("add", ".", cwd=workdir)
+    run_git("commit", "-q", "-m", "first commit", cwd=workdir)
     paths = RepoPaths(workdir=workdir.resolve(), common_dir=(workdir / ".git").resolve())
     secret = paths.task_dir("x") / "secret"
     secret.parent.mkdir(parents=True)
     secret.write_text("held-out answer\n")
     for slug in ("task", "other"):
-        git("worktree", "add", "-q", "-b", f"forge/{slug}", str(paths.worktree(slug)), cwd=workdir)
+        run_git(
+            "worktree", "add", "-q", "-b", f"forge/{slug}", str(paths.worktree(slug)), cwd=workdir
+        )
     (paths.worktree("other") / "other-work.txt").write_text("another task's work\n")
     return paths
 

@@ -15,8 +15,9 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from leanforge.agent.tools.binding import Binding
 from leanforge.agent.tools.editor_ops import ToolResult
-from leanforge.sandbox.base import Executor, Mount, RunRequest, RunResult
+from leanforge.sandbox.base import RunRequest, RunResult
 from leanforge.sandbox.process import SPAWN_FAILED_RETURNCODE
 
 #: What the executor keeps of each stream (head and tail), before the result's own cap: enough
@@ -85,21 +86,11 @@ def format_result(result: RunResult, *, seconds: float, why: str, limit: int) ->
 class BashTool:
     """``bash`` bound to one worktree: one sandboxed ``bash -c`` per command."""
 
-    def __init__(
-        self,
-        *,
-        worktree: Path,
-        executor: Executor,
-        python: Path,
-        mounts: tuple[Mount, ...],
-        env: Mapping[str, str],
-        timeout: float,
-        output_limit: int,
-    ) -> None:
-        self.worktree = worktree
-        self.executor = executor
-        self.mounts = mounts
-        self.env = bash_env(env, python)
+    def __init__(self, binding: Binding, *, timeout: float, output_limit: int) -> None:
+        self.worktree = binding.worktree
+        self.executor = binding.executor
+        self.mounts = binding.mounts
+        self.env = bash_env(binding.env, binding.python)
         self.timeout = timeout
         self.output_limit = output_limit
         # Resolved on the host: the run's PATH is the sandbox's, and bash must be found.

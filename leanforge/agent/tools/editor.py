@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from leanforge.agent.tools import editor_ops
+from leanforge.agent.tools.binding import Binding
 from leanforge.agent.tools.editor_ops import READ_ONLY, WRITE_COMMANDS, EditorError, ToolResult
-from leanforge.sandbox.base import Executor, Mount, RunRequest, RunResult
+from leanforge.sandbox.base import RunRequest, RunResult
 
 #: An edit is a few file operations; if it takes longer, something is wrong.
 EDITOR_SECONDS = 60.0
@@ -143,22 +144,12 @@ def decode_result(result: RunResult, seconds: float) -> ToolResult:
 class EditorTool:
     """``str_replace_based_edit_tool`` bound to one worktree, each call run in the sandbox."""
 
-    def __init__(
-        self,
-        *,
-        worktree: Path,
-        executor: Executor,
-        python: Path,
-        mounts: tuple[Mount, ...],
-        env: Mapping[str, str],
-        read_only: bool,
-        output_limit: int,
-    ) -> None:
-        self.worktree = worktree
-        self.executor = executor
-        self.python = python
-        self.mounts = mounts
-        self.env = dict(env)
+    def __init__(self, binding: Binding, *, read_only: bool, output_limit: int) -> None:
+        self.worktree = binding.worktree
+        self.executor = binding.executor
+        self.python = binding.python
+        self.mounts = binding.mounts
+        self.env = dict(binding.env)
         self.read_only = read_only
         self.output_limit = output_limit
         # Passed with -c, not by path: the package may sit in a directory the sandbox hides.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from leanforge.agent.protocol import BASH, EDITOR
 from leanforge.agent.tools.bash import BashTool
+from leanforge.agent.tools.binding import Binding
 from leanforge.agent.tools.editor import EditorTool
 from leanforge.agent.tools.editor_ops import ToolResult
 from leanforge.sandbox.base import Executor, Mount, scrub_env
@@ -39,24 +40,9 @@ class Toolbox:
         home = {"HOME": str(scratch), "TMPDIR": str(scratch)}
         env = scrub_env(source_env, passthrough=passthrough, extra=home)
         self.read_only = read_only
-        self.editor = EditorTool(
-            worktree=worktree,
-            executor=executor,
-            python=python,
-            mounts=mounts,
-            env=env,
-            read_only=read_only,
-            output_limit=output_limit,
-        )
-        self.bash = BashTool(
-            worktree=worktree,
-            executor=executor,
-            python=python,
-            mounts=mounts,
-            env=env,
-            timeout=bash_timeout,
-            output_limit=output_limit,
-        )
+        binding = Binding(worktree, executor, python, mounts, env)
+        self.editor = EditorTool(binding, read_only=read_only, output_limit=output_limit)
+        self.bash = BashTool(binding, timeout=bash_timeout, output_limit=output_limit)
 
     def run(self, name: str, tool_input: object, *, timeout: float | None = None) -> ToolResult:
         """Run one client tool call.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,14 +26,6 @@ APP = "def add(a, b):\n    return a - b\n"
 PYTHON = Path(sys.executable)
 
 
-def git(*args: str, cwd: Path) -> str:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd)}
-    ident = ["-c", "user.name=Forge Test", "-c", "user.email=forge@example.invalid"]
-    return subprocess.run(
-        ["git", *ident, *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
-    ).stdout
-
-
 @dataclass(frozen=True)
 class Repo:
     paths: RepoPaths
@@ -45,15 +36,15 @@ class Repo:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Repo:
+def repo(tmp_path: Path, run_git: Callable[..., str]) -> Repo:
     workdir = tmp_path / "checkout"
     workdir.mkdir()
-    git("init", "-q", "-b", "main", cwd=workdir)
+    run_git("init", "-q", "-b", "main", cwd=workdir)
     (workdir / "src").mkdir()
     (workdir / "src" / "app.py").write_text(APP)
     (workdir / "README.md").write_text("the user's checkout\n")
-    git("add", ".", cwd=workdir)
-    git("commit", "-q", "-m", "first commit", cwd=workdir)
+    run_git("add", ".", cwd=workdir)
+    run_git("commit", "-q", "-m", "first commit", cwd=workdir)
     repository, paths = discover(workdir)
     worktree = create_worktree(repository, paths, "task", repository.head.peel(pygit2.Commit))
     secret = paths.task_dir("x") / "secret"

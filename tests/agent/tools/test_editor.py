@@ -11,6 +11,7 @@ import pytest
 
 from leanforge.agent.protocol import EDITOR
 from leanforge.agent.tools import Toolbox, ToolResult, editor_ops
+from leanforge.agent.tools.binding import Binding
 from leanforge.agent.tools.editor import EditorTool, decode_result, parse_input
 from leanforge.agent.tools.editor_ops import READ_ONLY, EditorError
 from leanforge.sandbox.base import Mount, RunRequest, RunResult
@@ -278,15 +279,15 @@ class TestSandboxHolds:
     def test_a_read_only_mount_stops_writes(
         self, bwrap_executor: CountingExecutor, worktree: Path, scratch: Path
     ) -> None:
-        tool = EditorTool(
+        binding = Binding(
             worktree=worktree,
             executor=bwrap_executor,
             python=Path(sys.executable),
             mounts=(Mount(worktree, writable=False), Mount(scratch, writable=True)),
             env={"PATH": "/usr/bin:/bin"},
-            read_only=False,  # the flag says yes; the mount still says no
-            output_limit=30_000,
         )
+        # The flag says yes; the mount still says no.
+        tool = EditorTool(binding, read_only=False, output_limit=30_000)
         result = tool.run({"command": "create", "path": "x.py", "file_text": "x"})
         assert result == ToolResult("create x.py: Read-only file system", True)
         assert not (worktree / "x.py").exists()
