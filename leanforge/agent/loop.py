@@ -20,6 +20,7 @@ from leanforge.agent.limits import Limits
 from leanforge.agent.model import Block, ContextOverflow, Model, ModelRequest, Reply, tool_uses
 from leanforge.agent.protocol import client_tools, final_tool
 from leanforge.agent.schema import validate
+from leanforge.agent.stops import Step, next_step
 from leanforge.agent.tools import ToolResult
 from leanforge.agent.transcript import Transcript, clip
 from leanforge.errors import (
@@ -124,69 +125,61 @@ class ToolLoop:
                 except ModelUnavailable as exc:
                     if self.clock() - started < self.limits.wall_seconds:
                         raise
-                    raise TimeLimitReached(  # the call was cut short by the session's end
+                    raise self._stopped(  # the call was cut short by the session's end
+                        TimeLimitReached,
                         f"the session ran out of time ({self.limits.wall_seconds:g}s) during a "
                         "model call; raise timeouts.agent_session",
-                        turns=self.turns,
-                        cost_usd=self.usage.cost_usd,
                     ) from exc
                 self._account(reply)
-                stop = reply.stop_reason
-                if stop == "model_context_window_exceeded":  # the reply was cut: discard it
+                step = next_step(
+                    reply.stop_reason,
+                    reply.content,
+                    nudged=nudged,
+                    grown=grown,
+                    max_tokens=max_tokens,
+                    ceiling=self.limits.max_tokens_ceiling,
+                )
+                if step is Step.OVERFLOW:  # the reply was cut short: discard it
                     messages = self._overflowed(messages, "the model's context window filled up")
                     continue
-                if stop == "refusal":
-                    raise ModelRefused(
-                        "the model refused the task (stop_reason refusal); rephrase the task",
-                        turns=self.turns,
-                        cost_usd=self.usage.cost_usd,
+                if step is Step.REFUSED:
+                    raise self._stopped(
+                        ModelRefused, "the model refused the task (stop_reason refusal)"
                     )
-                if stop == "pause_turn":  # a server-side pause: send it back as it is
-                    messages.append({"role": "assistant", "content": list(reply.content)})
-                    continue
-                calls = tool_uses(reply.content)
-                if (
-                    stop == "max_tokens"
-                    and reply.content
-                    and reply.content[-1].get("type") == "tool_use"
-                ):
-                    if grown or max_tokens >= self.limits.max_tokens_ceiling:
-                        raise OutputTruncated(
-                            f"the model's tool call was cut by max_tokens ({max_tokens}) even with "
-                            "more room; raise agent.max_tokens",
-                            turns=self.turns,
-                            cost_usd=self.usage.cost_usd,
-                        )
-                    grown = True
-                    new = min(max_tokens * 2, self.limits.max_tokens_ceiling)
+                if step is Step.TRUNCATED:
+                    raise self._stopped(
+                        OutputTruncated,
+                        f"the model's tool call was cut by max_tokens ({max_tokens}) even with "
+                        "more room; raise agent.max_tokens",
+                    )
+                if step is Step.GROW:
+                    grown, new = True, min(max_tokens * 2, self.limits.max_tokens_ceiling)
                     self._say(messages, CUT_TOOL_CALL.format(old=max_tokens, new=new))
                     max_tokens = new
                     continue
                 messages.append({"role": "assistant", "content": list(reply.content)})
-                if not calls:
-                    if stop == "max_tokens":
-                        messages.append(_user_text(CONTINUE.format(final=final_name)))
-                        continue
-                    if nudged:
-                        raise NoFinalAnswer(
-                            f"the model stopped twice without calling {final_name}",
-                            turns=self.turns,
-                            cost_usd=self.usage.cost_usd,
-                        )
-                    nudged = True
-                    messages.append(_user_text(NUDGE.format(final=final_name)))
-                    self.transcript.write("note", note="nudged: no final tool call")
+                if step is Step.NO_FINAL:
+                    raise self._stopped(
+                        NoFinalAnswer, f"the model stopped twice without calling {final_name}"
+                    )
+                if step in (Step.NUDGE, Step.CONTINUE):
+                    nudged = nudged or step is Step.NUDGE
+                    note = NUDGE if step is Step.NUDGE else CONTINUE
+                    messages.append(_user_text(note.format(final=final_name)))
+                    self.transcript.write("note", note=step.value)
                     continue
+                if step is Step.RESEND:
+                    continue
+                calls = tool_uses(reply.content)
                 results, final = self._run_tools(calls, final_name, schema, started)
                 if final is not None:
                     self.transcript.write("end", outcome="done", **self._totals())
                     return Outcome(final, self.usage, self.turns, self.model.backend)
                 invalid_finals += sum(1 for c in calls if c.get("name") == final_name)
                 if invalid_finals >= self.limits.max_invalid_finals:
-                    raise NoFinalAnswer(
+                    raise self._stopped(
+                        NoFinalAnswer,
                         f"the model sent invalid {final_name} input {invalid_finals} times",
-                        turns=self.turns,
-                        cost_usd=self.usage.cost_usd,
                     )
                 messages.append({"role": "user", "content": results})
         except AgentStopped as exc:
@@ -302,11 +295,10 @@ class ToolLoop:
     def _overflowed(self, messages: list[Block], why: str) -> list[Block]:
         shrunk, saved = compact.abridge(messages, compact.size(messages) // 2, keep_recent=2)
         if not saved:
-            raise ContextExhausted(
+            raise self._stopped(
+                ContextExhausted,
                 f"the conversation no longer fits the model's context ({why}) and nothing is "
                 "left to abridge; split the task",
-                turns=self.turns,
-                cost_usd=self.usage.cost_usd,
             )
         self.transcript.write(
             "note", note=f"context overflow: abridged {saved} characters", error=why
@@ -321,6 +313,9 @@ class ToolLoop:
             content = [{"type": "text", "text": content}]
         last["content"] = [*content, {"type": "text", "text": text}]
         self.transcript.write("note", note=text)
+
+    def _stopped(self, kind: type[AgentStopped], message: str) -> AgentStopped:
+        return kind(message, turns=self.turns, cost_usd=self.usage.cost_usd)
 
     def _totals(self) -> dict[str, Any]:
         return {"turns": self.turns, "usage": self.usage.__dict__}
