@@ -34,6 +34,7 @@ from leanforge.errors import (
     TurnLimitReached,
 )
 from leanforge.records import Usage
+from leanforge.sandbox.base import scrub_env
 from leanforge.sandbox.process import run_process
 
 #: Claude Code tools that change files; read-only roles are denied them.
@@ -46,6 +47,29 @@ WARNING = (
 )
 
 _FENCED = re.compile(r"```(?:json)?\s*\n(.*?)\n```", re.DOTALL)
+
+
+#: What the CLI needs beyond the sandbox allowlist: its credentials, its config under HOME,
+#: and a proxy if there is one. Other secrets (GITHUB_TOKEN, cloud keys) are not passed.
+CLAUDE_ENV = (
+    "HOME",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "no_proxy",
+)
+
+
+def claude_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The CLI's environment: the sandbox allowlist, its own ``CLAUDE_*`` settings and CLAUDE_ENV."""
+    out = scrub_env(env)
+    out.update({k: v for k, v in env.items() if k in CLAUDE_ENV or k.startswith("CLAUDE_")})
+    return out
 
 
 def final_instructions(role: str) -> str:
@@ -116,7 +140,7 @@ class ClaudeCodeAgent:
     ) -> None:
         self.program = program
         self.worktree = worktree
-        self.env = dict(env)
+        self.env = claude_env(env)
         self.read_only = read_only
         self.limits = limits
         self.price = price

@@ -57,7 +57,7 @@ steps = json.loads(plan.read_text())
 step = steps.pop(0)
 plan.write_text(json.dumps(steps))
 with open({log!r}, "a") as log:
-    log.write(json.dumps({{"argv": sys.argv[1:], "cwd": os.getcwd(), "key": "ANTHROPIC_API_KEY" in os.environ}}) + "\\n")
+    log.write(json.dumps({{"argv": sys.argv[1:], "cwd": os.getcwd(), "env": sorted(os.environ)}}) + "\\n")
 for path, text in step.get("edit", {{}}).items():
     Path(path).write_text(text)
 print(json.dumps({{
@@ -77,7 +77,14 @@ def forge_for(project: Any, **agent: Any) -> Any:
     return open_forge(
         project.root,
         {"agent": agent},
-        env={"PATH": "/usr/bin:/bin", "ANTHROPIC_API_KEY": "sk-test"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": "/root",
+            "ANTHROPIC_API_KEY": "sk-test",
+            "CLAUDE_CODE_USE_BEDROCK": "0",
+            "GITHUB_TOKEN": "ghs_not_for_claude",
+            "AWS_SECRET_ACCESS_KEY": "not-for-claude",
+        },
         warn=lambda m: None,
     )
 
@@ -163,6 +170,9 @@ def test_claude_code_drives_a_session(project: Any, claude: FakeClaude) -> None:
     assert "a + b" in (worktree / "calc.py").read_text()
     (call,) = claude.calls()
     assert call["cwd"] == str(worktree)
+    # The CLI gets its own credentials and settings, and no other secret.
+    assert {"ANTHROPIC_API_KEY", "HOME", "CLAUDE_CODE_USE_BEDROCK", "PATH"} <= set(call["env"])
+    assert "GITHUB_TOKEN" not in call["env"] and "AWS_SECRET_ACCESS_KEY" not in call["env"]
     argv = call["argv"]
     assert argv[:2] == ["-p", argv[1]] and "submit_work" in argv[1]
     assert argv[argv.index("--output-format") + 1] == "json"

@@ -258,3 +258,41 @@ def test_no_secret_reaches_the_sandbox_or_the_transcript(task: Any) -> None:
     text_of_transcript = task.transcripts()[0].read_text()
     assert task.key not in text_of_transcript and "[redacted]" in text_of_transcript
     assert json.loads(text_of_transcript.splitlines()[0])["event"] == "start"
+
+
+@pytest.mark.bwrap
+def test_a_reviewer_is_read_only_through_both_tools(task: Any) -> None:
+    verdict = {"approve": False, "blockers": [], "notes": "looked"}
+    task.server.add(
+        reply(
+            [
+                tool_use(EDITOR, {"command": "view", "path": "calc.py"}),
+                tool_use(EDITOR, {"command": "create", "path": "calc.py", "file_text": "pwned"}),
+                tool_use("bash", {"command": "echo pwned > calc.py"}),
+            ]
+        ),
+        reply([tool_use("submit_verdict", verdict)]),
+    )
+    outcome = task.run(role="reviewer")
+    assert outcome.final == verdict
+    view, create, shell = task.results(1)
+    assert "return a - b" in view["content"] and not view.get("is_error")
+    assert create.get("is_error") and "read-only" in create["content"]
+    assert "Read-only file system" in shell["content"] and "[exit code: 0]" not in shell["content"]
+    assert (task.worktree / "calc.py").read_text() == "def add(a, b):\n    return a - b\n"
+    assert [t["name"] for t in task.requests()[0].body["tools"]][-1] == "submit_verdict"
+    assert task.project.forge_json("show", "fix-add")["usage"]["reviewer"]["calls"] == 2
+
+
+def test_an_unknown_model_is_priced_conservatively_and_says_so(task: Any) -> None:
+    task.server.add(
+        reply(
+            [tool_use("submit_work", {"summary": "s"})],
+            usage={"input_tokens": 1_000_000, "output_tokens": 0},
+        )
+    )
+    outcome = task.run(model_id="house-model-7")
+    assert task.requests()[0].body["model"] == "house-model-7"
+    assert any("house-model-7" in w and "[prices." in w for w in task.warnings)
+    assert outcome.usage.cost_usd == pytest.approx(15.0), "the dearest input rate in the table"
+    assert any("not in forge's price table" in e.get("note", "") for e in task.events())
