@@ -26,7 +26,13 @@ from leanforge.errors import MissingApiKey, ModelUnavailable
 #: Above this many output tokens the SDK refuses a non-streaming call (it could outlast 10 min).
 NONSTREAMING_MAX_TOKENS = 21_333
 
-_OVERFLOW_MARKERS = ("prompt is too long", "context window", "context_length", "too many tokens")
+_OVERFLOW_MARKERS = (
+    "prompt is too long",
+    "context window",
+    "context_length",
+    "exceed context limit",
+    "too many tokens",
+)
 
 #: Block types the API lets carry cache_control.
 _CACHEABLE = frozenset({"text", "image", "document", "tool_use", "tool_result"})
@@ -165,6 +171,8 @@ class AnthropicModel:
                 "fix the model id in [models] of .forge/config.toml or --model"
             ) from exc
         except anthropic.APIStatusError as exc:
+            if exc.status_code == 413:  # the request body itself is too large
+                raise ContextOverflow(_message(exc)) from exc
             raise ModelUnavailable(
                 f"the model API failed with {exc.status_code} after "
                 f"{self.client.max_retries} retries: {_message(exc)}"

@@ -296,3 +296,28 @@ def test_an_unknown_model_is_priced_conservatively_and_says_so(task: Any) -> Non
     assert any("house-model-7" in w and "[prices." in w for w in task.warnings)
     assert outcome.usage.cost_usd == pytest.approx(15.0), "the dearest input rate in the table"
     assert any("not in forge's price table" in e.get("note", "") for e in task.events())
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "message"),
+    [
+        (400, "invalid_request_error", "prompt is too long: 212000 tokens > 200000 maximum"),
+        (413, "request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    ],
+)
+def test_an_overflowing_request_is_abridged_and_sent_again(
+    task: Any, status: int, kind: str, message: str
+) -> None:
+    big = "python -c \"print('z' * 20000)\""
+    task.server.add(
+        reply([tool_use("bash", {"command": big})]),
+        reply([tool_use("bash", {"command": big})]),
+        reply([tool_use("bash", {"command": "true"})]),
+        error(status, kind, message),
+        submit(),
+    )
+    assert task.run().final == {"summary": "add adds now"}
+    *_, refused, resent = task.requests()
+    assert len(resent.raw) < len(refused.raw) - 20_000
+    assert resent.body["messages"][0] == refused.body["messages"][0], "the task is kept"
+    assert any("context overflow" in e.get("note", "") for e in task.events())
