@@ -22,7 +22,7 @@ from leanforge.agent.tools import Toolbox
 from leanforge.agent.transcript import Redactor, Transcript, secret_values
 from leanforge.clock import random_token
 from leanforge.context import Forge
-from leanforge.errors import UsageError
+from leanforge.errors import ForgeError, UsageError
 from leanforge.records import Usage
 from leanforge.state import forge_lock
 
@@ -105,6 +105,10 @@ def run_session(
         raise UsageError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
     if read_only is None:
         read_only = role not in WRITING_ROLES
+    if not worktree.is_dir():
+        raise UsageError(
+            f"the worktree {worktree} does not exist; `forge show SLUG` gives the path"
+        )
     if budget_usd is not None and (math.isnan(budget_usd) or budget_usd <= 0):
         raise UsageError(
             "the budget for this session is used up; raise budgets.task_usd or --max-cost"
@@ -123,12 +127,14 @@ def run_session(
     path = transcript_path(forge, session_id, slug)
     redactor = Redactor(secret_values(forge.env))
     runner: ToolLoop | ClaudeCodeAgent | None = None
+    # Resolved before anything is written: a missing interpreter or sandbox fails cleanly.
+    executor, python = (forge.executor, forge.python) if model is not None else (None, None)
     scratch = Path(tempfile.mkdtemp(prefix="forge-agent-"))
     try:
         with Transcript(path, redactor) as transcript:
             if quote.warning:
                 transcript.write("note", note=quote.warning)
-            if model is None:
+            if model is None or executor is None or python is None:
                 runner = ClaudeCodeAgent(
                     program=program,
                     worktree=worktree,
@@ -142,8 +148,8 @@ def run_session(
             else:
                 tools = Toolbox(
                     worktree=worktree,
-                    executor=forge.executor,
-                    python=forge.python,
+                    executor=executor,
+                    python=python,
                     scratch=scratch,
                     source_env=forge.env,
                     passthrough=forge.config.sandbox.env_passthrough,
@@ -159,8 +165,15 @@ def run_session(
                     transcript=transcript,
                 )
             outcome = runner.run(job)
-        return dataclasses.replace(outcome, session_id=session_id, transcript=str(path))
+    except BaseException:
+        if slug is not None and runner is not None:
+            try:  # never hide why the session failed behind a bookkeeping error
+                record_usage(forge, slug, role, runner.usage)
+            except ForgeError as exc:
+                forge.warn(f"could not record this session's usage in task {slug}: {exc}")
+        raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        if slug is not None and runner is not None:
-            record_usage(forge, slug, role, runner.usage)
+    if slug is not None:
+        record_usage(forge, slug, role, runner.usage)
+    return dataclasses.replace(outcome, session_id=session_id, transcript=str(path))
