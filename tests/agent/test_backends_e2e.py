@@ -18,6 +18,7 @@ from leanforge.errors import (
     MissingApiKey,
     NoFinalAnswer,
     TurnLimitReached,
+    UsageError,
 )
 
 SCRIPT = [
@@ -237,3 +238,18 @@ def test_claude_code_not_installed(project: Any, tmp_path: Path) -> None:
     forge = forge_for(project, backend="claude-code", claude_command="claude-not-here")
     with pytest.raises(BackendUnavailable, match="npm install"):
         engineer(project, worktree, forge)
+
+
+def test_bad_session_requests_are_refused_before_anything_runs(
+    project: Any, tmp_path: Path
+) -> None:
+    forge = forge_for(project, backend="scripted", script="none.json")
+    with pytest.raises(UsageError, match="does not exist"):
+        run_session(forge, role="engineer", system="s", prompt="p", worktree=tmp_path / "gone")
+    with pytest.raises(UsageError, match="unknown role 'janitor'"):
+        run_session(forge, role="janitor", system="s", prompt="p", worktree=tmp_path)
+    with pytest.raises(UsageError, match="budget for this session is used up"):
+        run_session(
+            forge, role="engineer", system="s", prompt="p", worktree=tmp_path, budget_usd=0.0
+        )
+    assert not (project.root / ".git/forge/sessions").exists()
