@@ -12,6 +12,7 @@ from typing import Any
 import pygit2
 
 from leanforge import config as config_mod
+from leanforge import interpreter
 from leanforge.clock import Clock, SystemClock
 from leanforge.config import Config
 from leanforge.gate.passes import Runner
@@ -44,8 +45,8 @@ class Forge:
     @cached_property
     def python(self) -> Path:
         """The project's real interpreter (no shim), checked once to have pytest."""
-        python = config_mod.resolve_python(self.config, self.paths.workdir)
-        return config_mod.probe_interpreter(python, cwd=self.paths.workdir)[0]
+        python = interpreter.resolve_python(self.config, self.paths.workdir)
+        return interpreter.probe_interpreter(python, cwd=self.paths.workdir)[0]
 
     @cached_property
     def executor(self) -> Executor:

@@ -1,36 +1,20 @@
-"""Settings: defaults -> .forge/config.toml -> FORGE_* env -> flags; the interpreter and its pytest."""
+"""Settings: defaults -> .forge/config.toml -> FORGE_* env -> flags."""
 
 from __future__ import annotations
 
-import dataclasses
-import subprocess
-import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 
 from leanforge import config
-from leanforge.config import Config, load, probe_interpreter, render_default_config, resolve_python
-from leanforge.errors import ConfigError, InterpreterError
+from leanforge.config import Config, load
+from leanforge.errors import ConfigError
 
 
 def write_config(workdir: Path, text: str) -> None:
     path = workdir / config.CONFIG_RELPATH
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-
-
-@pytest.fixture(scope="module")
-def bare_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A repository holding a real venv without pytest (``--without-pip``)."""
-    root = tmp_path_factory.mktemp("venv-repo")
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", str(root / ".venv")],
-        check=True,
-        capture_output=True,
-    )
-    return root
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -161,134 +145,6 @@ def test_meaningless_values_are_refused(tmp_path: Path, text: str, named: str) -
     write_config(tmp_path, text)
     with pytest.raises(ConfigError, match=named):
         load(tmp_path, env={})
-
-
-# --- the rendered default config -------------------------------------------------------------
-
-
-def test_rendered_default_config_loads_as_the_defaults(tmp_path: Path) -> None:
-    text = render_default_config()
-    tomllib.loads(text)
-    write_config(tmp_path, text)
-    assert load(tmp_path, env={}) == Config()
-
-
-def test_rendered_default_config_documents_every_setting() -> None:
-    text = render_default_config()
-    parsed = tomllib.loads(text)
-    lines = text.splitlines()
-    sections = [
-        f for f in dataclasses.fields(Config) if dataclasses.is_dataclass(f.default_factory)
-    ]
-    top_level = [f.name for f in dataclasses.fields(Config) if f not in sections]
-    assert top_level == ["python", "prices"] and "python" in parsed
-    # The price table is documented as a commented example, since it is empty by default.
-    assert '# [prices."my-model"]' in lines and "prices" not in parsed
-    for section in sections:
-        table = parsed[section.name]
-        header = lines.index(f"[{section.name}]")
-        assert lines[header + 1].startswith("# ")  # the section's own docstring
-        names = [f.name for f in dataclasses.fields(getattr(Config(), section.name))]
-        assert sorted(table) == sorted(names)
-        body = lines[header:]
-        for name in names:
-            at = next(i for i, line in enumerate(body) if line.startswith(f"{name} = "))
-            comment = body[at - 1]
-            assert comment.startswith("# ") and len(comment) > 4, (section.name, name)
-
-
-# --- the interpreter -------------------------------------------------------------------------
-
-
-def test_the_repos_venv_wins(bare_venv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
-    assert resolve_python(Config(), bare_venv) == bare_venv / ".venv" / "bin" / "python"
-
-
-def fake_python3(tmp_path: Path) -> Path:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    exe = bin_dir / "python3"
-    exe.write_text("#!/bin/sh\nexit 0\n")
-    exe.chmod(0o755)
-    return exe
-
-
-def test_python3_on_path_without_a_venv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    exe = fake_python3(tmp_path)
-    monkeypatch.setenv("PATH", str(exe.parent))
-    workdir = tmp_path / "repo"
-    workdir.mkdir()
-    assert resolve_python(Config(), workdir) == exe
-
-
-def test_no_venv_and_no_python3_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
-    with pytest.raises(InterpreterError, match="no python3 on PATH"):
-        resolve_python(Config(), tmp_path)
-
-
-def test_a_configured_relative_path_is_taken_from_the_repo(tmp_path: Path) -> None:
-    exe = tmp_path / "tools" / "py"
-    exe.parent.mkdir()
-    exe.write_text("")
-    (tmp_path / ".venv" / "bin").mkdir(parents=True)
-    (tmp_path / ".venv" / "bin" / "python").write_text("")  # the configured one still wins
-    assert resolve_python(Config(python="tools/py"), tmp_path) == exe.absolute()
-
-
-def test_a_configured_bare_name_is_looked_up_on_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    exe = fake_python3(tmp_path)
-    monkeypatch.setenv("PATH", str(exe.parent))
-    assert resolve_python(Config(python="python3"), tmp_path / "repo") == exe
-
-
-def test_a_configured_absolute_path(tmp_path: Path) -> None:
-    assert resolve_python(Config(python=sys.executable), tmp_path) == Path(sys.executable)
-
-
-@pytest.mark.parametrize("configured", ["/nonexistent/bin/python", "no-such-python-here"])
-def test_a_missing_configured_interpreter(tmp_path: Path, configured: str) -> None:
-    with pytest.raises(InterpreterError, match=r"set `python` in \.forge/config\.toml") as caught:
-        resolve_python(Config(python=configured), tmp_path)
-    assert configured in str(caught.value)
-
-
-def test_probe_reports_the_executable_and_pytest_version() -> None:
-    assert probe_interpreter(Path(sys.executable)) == (Path(sys.executable), pytest.__version__)
-
-
-def test_probe_says_how_to_install_it(bare_venv: Path) -> None:
-    python = bare_venv / ".venv" / "bin" / "python"
-    with pytest.raises(InterpreterError) as caught:
-        probe_interpreter(python)
-    assert f"`{python} -m pip install pytest`" in str(caught.value)
-
-
-def test_probe_on_an_interpreter_that_cannot_run(tmp_path: Path) -> None:
-    missing = tmp_path / "gone" / "python"
-    with pytest.raises(InterpreterError, match="cannot run"):
-        probe_interpreter(missing)
-
-
-def test_probe_sees_through_a_shim_and_ignores_the_caller_directory(tmp_path: Path) -> None:
-    """A pyenv-like shim must resolve to the real interpreter, chosen from the checkout."""
-    shim = tmp_path / "shim" / "python3"
-    shim.parent.mkdir()
-    shim.write_text(
-        f'#!/bin/sh\nif [ -f .python-version ]; then exec /bin/false; fi\nexec "{sys.executable}" "$@"\n'
-    )
-    shim.chmod(0o755)
-    checkout = tmp_path / "checkout"
-    checkout.mkdir()
-    executable, version = probe_interpreter(shim, cwd=checkout)
-    assert executable == Path(sys.executable)
-    assert version == pytest.__version__
-    (checkout / ".python-version").write_text("evil\n")
-    with pytest.raises(InterpreterError):
-        probe_interpreter(shim, cwd=checkout)
 
 
 # --- agents and prices -----------------------------------------------------------------------

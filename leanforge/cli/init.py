@@ -8,6 +8,7 @@ import click
 
 from leanforge import config as config_mod
 from leanforge.cli.common import CONTEXT_SETTINGS, emit_json, json_option
+from leanforge.config_template import render_default_config
 from leanforge.prompts import render_prompt
 from leanforge.state import atomic_write, discover
 
@@ -22,7 +23,7 @@ def init(as_json: bool) -> None:
     """
     _, paths = discover(Path.cwd(), allow_empty=True)
     files = {
-        config_mod.CONFIG_RELPATH: config_mod.render_default_config(),
+        config_mod.CONFIG_RELPATH: render_default_config(),
         config_mod.PLAYBOOK_RELPATH: render_prompt("playbook.md.j2", project=paths.workdir.name),
     }
     actions = []
