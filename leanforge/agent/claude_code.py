@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from leanforge.agent.loop import Job, Outcome
 from leanforge.agent.model import CallUsage
 from leanforge.agent.protocol import final_tool
 from leanforge.agent.schema import validate
+from leanforge.agent.tally import Tally
 from leanforge.agent.transcript import Transcript, clip
 from leanforge.errors import (
     BackendUnavailable,
@@ -121,7 +123,7 @@ def find_claude(command: str) -> str:
     return program
 
 
-class ClaudeCodeAgent:
+class ClaudeCodeAgent(Tally):
     """Runs ``claude -p`` headless in ``worktree`` and reads its JSON result."""
 
     backend = "claude-code"
@@ -148,6 +150,7 @@ class ClaudeCodeAgent:
         self.warn = warn
         self.usage = Usage()
         self.turns = 0
+        self.started = time.monotonic()
 
     def argv(self, job: Job, prompt: str, resume: str | None) -> list[str]:
         argv = [self.program, "-p", prompt, "--output-format", "json", "--model", job.model]
@@ -185,9 +188,7 @@ class ClaudeCodeAgent:
                     else validate(tool["input_schema"], final)
                 )
                 if not errors:
-                    self.transcript.write(
-                        "end", outcome="done", turns=self.turns, usage=self.usage.__dict__
-                    )
+                    self.end()
                     return Outcome(final, self.usage, self.turns, self.backend)
                 self.transcript.write("note", note="invalid final answer", errors=errors)
                 resume = str(result.get("session_id") or "") or None
@@ -195,35 +196,33 @@ class ClaudeCodeAgent:
                     f"Your final JSON was not accepted: {'; '.join(errors)}. Reply with a corrected "
                     f"input for `{tool['name']}` as one JSON object in a ```json fenced block."
                 )
-            raise NoFinalAnswer(
+            raise self.stopped(
+                NoFinalAnswer,
                 f"claude-code gave no valid {tool['name']} input in {self.limits.max_invalid_finals} tries",
-                turns=self.turns,
-                cost_usd=self.usage.cost_usd,
             )
         except BaseException as exc:
-            reason = getattr(exc, "reason", type(exc).__name__)
-            self.transcript.write(
-                "end",
-                outcome="stopped",
-                reason=reason,
-                message=str(exc),
-                turns=self.turns,
-                usage=self.usage.__dict__,
-            )
+            self.end(exc)
             raise
 
     def _once(self, job: Job, prompt: str, resume: str | None) -> dict[str, Any]:
         if self.usage.cost_usd >= self.limits.budget_usd:
-            raise BudgetExceeded(
+            raise self.stopped(
+                BudgetExceeded,
                 f"the session has spent ${self.usage.cost_usd:.4f} of its ${self.limits.budget_usd:.2f} budget",
-                turns=self.turns,
-                cost_usd=self.usage.cost_usd,
             )
+        # One wall-clock limit for the session, however many resumed runs it takes.
+        left = self.limits.wall_seconds - (time.monotonic() - self.started)
+        out_of_time = self.stopped(
+            TimeLimitReached,
+            f"claude-code ran out of time ({self.limits.wall_seconds:g}s); raise timeouts.agent_session",
+        )
+        if left <= 0:
+            raise out_of_time
         run = run_process(
             self.argv(job, prompt, resume),
             cwd=self.worktree,
             env=self.env,
-            timeout=self.limits.wall_seconds,
+            timeout=left,
             output_limit=4_000_000,
         )
         self.transcript.write(
@@ -234,11 +233,7 @@ class ClaudeCodeAgent:
             duration=round(run.duration, 3),
         )
         if run.timed_out:
-            raise TimeLimitReached(
-                f"claude-code ran out of time ({self.limits.wall_seconds:g}s); raise timeouts.agent_session",
-                turns=self.turns,
-                cost_usd=self.usage.cost_usd,
-            )
+            raise out_of_time
         try:
             result = json.loads(run.stdout)
         except json.JSONDecodeError:
@@ -250,19 +245,17 @@ class ClaudeCodeAgent:
             )
         self._account(result)
         if result.get("subtype") == "error_max_turns":
-            raise TurnLimitReached(
+            raise self.stopped(
+                TurnLimitReached,
                 f"claude-code used all {self.limits.max_turns} turns without finishing; raise budgets.max_turns",
-                turns=self.turns,
-                cost_usd=self.usage.cost_usd,
             )
         if result.get("is_error"):
             raise ModelUnavailable(f"claude-code failed: {str(result.get('result', ''))[:300]}")
         if self.usage.cost_usd > self.limits.budget_usd:
-            raise BudgetExceeded(
+            raise self.stopped(
+                BudgetExceeded,
                 f"claude-code spent ${self.usage.cost_usd:.4f}, past the session budget of "
                 f"${self.limits.budget_usd:.2f}; its result does not count",
-                turns=self.turns,
-                cost_usd=self.usage.cost_usd,
             )
         return result
 
@@ -275,5 +268,6 @@ class ClaudeCodeAgent:
             else pricing.cost(usage, self.price)
         )
         turns = result.get("num_turns")
-        self.turns += turns if isinstance(turns, int) and not isinstance(turns, bool) else 1
-        self.usage = self.usage + pricing.charge(usage, spent)
+        self.charge(
+            usage, spent, turns if isinstance(turns, int) and not isinstance(turns, bool) else 1
+        )

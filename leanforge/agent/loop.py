@@ -21,10 +21,10 @@ from leanforge.agent.model import Block, ContextOverflow, Model, ModelRequest, R
 from leanforge.agent.protocol import client_tools, final_tool
 from leanforge.agent.schema import validate
 from leanforge.agent.stops import Step, next_step
+from leanforge.agent.tally import Tally
 from leanforge.agent.tools import ToolResult
 from leanforge.agent.transcript import Transcript, clip
 from leanforge.errors import (
-    AgentStopped,
     ContextExhausted,
     ModelRefused,
     ModelUnavailable,
@@ -75,7 +75,7 @@ CONTINUE = "Your reply hit the max_tokens limit. Continue where you stopped, the
 
 
 @dataclass
-class ToolLoop:
+class ToolLoop(Tally):
     """Runs one session of ``job`` with ``model`` and ``tools``, writing ``transcript``."""
 
     model: Model
@@ -112,9 +112,8 @@ class ToolLoop:
         try:
             while True:
                 messages = self._bounded(messages)
-                remaining = self.limits.wall_seconds - (self.clock() - started)
                 request = ModelRequest(
-                    job.model, job.system, tools, tuple(messages), max_tokens, max(remaining, 1.0)
+                    job.model, job.system, tools, tuple(messages), max_tokens, self._left(started)
                 )
                 self._check(request, started)
                 try:
@@ -123,9 +122,9 @@ class ToolLoop:
                     messages = self._overflowed(messages, str(exc))
                     continue
                 except ModelUnavailable as exc:
-                    if self.clock() - started < self.limits.wall_seconds:
+                    if self.clock() - started < self.limits.wall_seconds:  # not out of time
                         raise
-                    raise self._stopped(  # the call was cut short by the session's end
+                    raise self.stopped(  # the call was cut short by the session's end
                         TimeLimitReached,
                         f"the session ran out of time ({self.limits.wall_seconds:g}s) during a "
                         "model call; raise timeouts.agent_session",
@@ -143,11 +142,11 @@ class ToolLoop:
                     messages = self._overflowed(messages, "the model's context window filled up")
                     continue
                 if step is Step.REFUSED:
-                    raise self._stopped(
+                    raise self.stopped(
                         ModelRefused, "the model refused the task (stop_reason refusal)"
                     )
                 if step is Step.TRUNCATED:
-                    raise self._stopped(
+                    raise self.stopped(
                         OutputTruncated,
                         f"the model's tool call was cut by max_tokens ({max_tokens}) even with "
                         "more room; raise agent.max_tokens",
@@ -159,7 +158,7 @@ class ToolLoop:
                     continue
                 messages.append({"role": "assistant", "content": list(reply.content)})
                 if step is Step.NO_FINAL:
-                    raise self._stopped(
+                    raise self.stopped(
                         NoFinalAnswer, f"the model stopped twice without calling {final_name}"
                     )
                 if step in (Step.NUDGE, Step.CONTINUE):
@@ -173,28 +172,17 @@ class ToolLoop:
                 calls = tool_uses(reply.content)
                 results, final = self._run_tools(calls, final_name, schema, started)
                 if final is not None:
-                    self.transcript.write("end", outcome="done", **self._totals())
+                    self.end()
                     return Outcome(final, self.usage, self.turns, self.model.backend)
                 invalid_finals += sum(1 for c in calls if c.get("name") == final_name)
                 if invalid_finals >= self.limits.max_invalid_finals:
-                    raise self._stopped(
+                    raise self.stopped(
                         NoFinalAnswer,
                         f"the model sent invalid {final_name} input {invalid_finals} times",
                     )
                 messages.append({"role": "user", "content": results})
-        except AgentStopped as exc:
-            self.transcript.write(
-                "end", outcome="stopped", reason=exc.reason, message=str(exc), **self._totals()
-            )
-            raise
         except BaseException as exc:
-            self.transcript.write(
-                "end",
-                outcome="error",
-                reason=type(exc).__name__,
-                message=str(exc),
-                **self._totals(),
-            )
+            self.end(exc)
             raise
 
     def _check(self, request: ModelRequest, started: float) -> None:
@@ -221,16 +209,14 @@ class ToolLoop:
         )
 
     def _account(self, reply: Reply) -> None:
-        self.turns += 1
         call_cost = pricing.cost(reply.usage, self.price)
-        u = reply.usage
-        self.usage = self.usage + pricing.charge(u, call_cost)
+        self.charge(reply.usage, call_cost)
         self.transcript.write(
             "response",
             turn=self.turns,
             content=list(reply.content),
             stop_reason=reply.stop_reason,
-            usage=u.__dict__,
+            usage=reply.usage.__dict__,
             cost_usd=round(call_cost, 6),
             request_id=reply.request_id,
         )
@@ -261,8 +247,7 @@ class ToolLoop:
                     final = tool_input
                     result = ToolResult(f"{final_name} accepted.")
             else:
-                remaining = self.limits.wall_seconds - (self.clock() - started)
-                result = self.tools.run(name, tool_input, timeout=max(remaining, 1.0))
+                result = self.tools.run(name, tool_input, timeout=self._left(started))
             block: Block = {
                 "type": "tool_result",
                 "tool_use_id": call.get("id", ""),
@@ -282,6 +267,10 @@ class ToolLoop:
             )
         return results, final
 
+    def _left(self, started: float) -> float:
+        """Seconds a model call or a tool may take: the session's remaining time, at least 1."""
+        return max(self.limits.wall_seconds - (self.clock() - started), 1.0)
+
     def _bounded(self, messages: list[Block]) -> list[Block]:
         if compact.size(messages) <= self.limits.high_water_chars:
             return messages
@@ -295,7 +284,7 @@ class ToolLoop:
     def _overflowed(self, messages: list[Block], why: str) -> list[Block]:
         shrunk, saved = compact.abridge(messages, compact.size(messages) // 2, keep_recent=2)
         if not saved:
-            raise self._stopped(
+            raise self.stopped(
                 ContextExhausted,
                 f"the conversation no longer fits the model's context ({why}) and nothing is "
                 "left to abridge; split the task",
@@ -313,12 +302,6 @@ class ToolLoop:
             content = [{"type": "text", "text": content}]
         last["content"] = [*content, {"type": "text", "text": text}]
         self.transcript.write("note", note=text)
-
-    def _stopped(self, kind: type[AgentStopped], message: str) -> AgentStopped:
-        return kind(message, turns=self.turns, cost_usd=self.usage.cost_usd)
-
-    def _totals(self) -> dict[str, Any]:
-        return {"turns": self.turns, "usage": self.usage.__dict__}
 
 
 def _user_text(text: str) -> Block:

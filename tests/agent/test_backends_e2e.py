@@ -17,6 +17,7 @@ from leanforge.errors import (
     BudgetExceeded,
     MissingApiKey,
     NoFinalAnswer,
+    TimeLimitReached,
     TurnLimitReached,
     UsageError,
 )
@@ -51,7 +52,7 @@ SCRIPT = [
 ]
 
 FAKE_CLAUDE = """#!{python}
-import json, os, sys
+import json, os, sys, time
 from pathlib import Path
 plan = Path({plan!r})
 steps = json.loads(plan.read_text())
@@ -59,6 +60,7 @@ step = steps.pop(0)
 plan.write_text(json.dumps(steps))
 with open({log!r}, "a") as log:
     log.write(json.dumps({{"argv": sys.argv[1:], "cwd": os.getcwd(), "env": sorted(os.environ)}}) + "\\n")
+time.sleep(step.get("sleep", 0))
 for path, text in step.get("edit", {{}}).items():
     Path(path).write_text(text)
 print(json.dumps({{
@@ -253,3 +255,30 @@ def test_bad_session_requests_are_refused_before_anything_runs(
             forge, role="engineer", system="s", prompt="p", worktree=tmp_path, budget_usd=0.0
         )
     assert not (project.root / ".git/forge/sessions").exists()
+
+
+def test_claude_code_has_one_time_limit_however_many_runs(project: Any, claude: FakeClaude) -> None:
+    worktree = project.spec()
+    forge = open_forge(
+        project.root,
+        {
+            "agent": {"backend": "claude-code", "claude_command": str(claude.path)},
+            "timeouts": {"agent_session": 2.0},
+        },
+        env={"PATH": "/usr/bin:/bin"},
+        warn=lambda m: None,
+    )
+    # Each run alone fits in 2 s; the second would end past the session's 2 s.
+    claude.will(
+        {"result": "no json yet", "sleep": 1.2},
+        {"result": fenced({"summary": "late"}), "sleep": 1.2},
+    )
+    with pytest.raises(TimeLimitReached):
+        engineer(project, worktree, forge)
+    events = [
+        json.loads(line)
+        for line in next((project.root / ".git/forge/tasks/fix-add/transcripts").glob("*.jsonl"))
+        .read_text()
+        .splitlines()
+    ]
+    assert (events[-1]["outcome"], events[-1]["reason"]) == ("stopped", "time_limit")
