@@ -15,7 +15,7 @@ request timeout, and turns what still fails into one-line errors.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import anthropic
@@ -42,18 +42,16 @@ def cache_control(ttl: str) -> dict[str, str]:
     return {"type": "ephemeral"} if ttl == "5m" else {"type": "ephemeral", "ttl": ttl}
 
 
-def _mark(message: Block, marker: Mapping[str, str]) -> bool:
-    """Put ``marker`` on the message's last cacheable block; False if it has none."""
+def _mark(message: Block, marker: Mapping[str, str]) -> None:
+    """Put ``marker`` on the message's last cacheable block, if it has one."""
     content = message.get("content")
     if isinstance(content, str):
         message["content"] = [{"type": "text", "text": content, "cache_control": dict(marker)}]
-        return True
-    if isinstance(content, list):
-        for block in reversed(content):
-            if isinstance(block, dict) and block.get("type") in _CACHEABLE:
-                block["cache_control"] = dict(marker)
-                return True
-    return False
+        return
+    for block in reversed(content if isinstance(content, list) else []):
+        if isinstance(block, dict) and block.get("type") in _CACHEABLE:
+            block["cache_control"] = dict(marker)
+            return
 
 
 def request_params(request: ModelRequest, ttl: str = "5m") -> dict[str, Any]:
@@ -131,26 +129,20 @@ class AnthropicModel:
         client: anthropic.Anthropic,
         *,
         ttl: str = "5m",
-        stream: str = "auto",
         placement: Callable[[ModelRequest, str], dict[str, Any]] = request_params,
     ) -> None:
-        """``stream``: "auto" (when the SDK requires it), "always" or "never"; ``placement``
-        builds the request parameters (where the cache breakpoints go)."""
+        """``placement`` builds the request parameters: where the cache breakpoints go."""
         self.client = client
         self.ttl = ttl
-        self.stream = stream
         self.placement = placement
 
     def complete(self, request: ModelRequest) -> Reply:
         params = self.placement(request, self.ttl)
-        streaming = self.stream == "always" or (
-            self.stream == "auto" and needs_stream(request.model, request.max_tokens)
-        )
         call: dict[str, Any] = {}
         if request.timeout is not None:  # never wait past the session's end
             call["timeout"] = min(request.timeout, _seconds(self.client.timeout))
         try:
-            if streaming:
+            if needs_stream(request.model, request.max_tokens):
                 with self.client.messages.stream(**params, **call) as events:
                     message = events.get_final_message()
             else:
@@ -212,8 +204,3 @@ def _message(exc: anthropic.APIStatusError) -> str:
         if isinstance(error, Mapping) and isinstance(error.get("message"), str):
             return str(error["message"])
     return str(exc)
-
-
-def text_of(content: Sequence[Block]) -> str:
-    """The text blocks of a reply, joined."""
-    return "\n".join(str(b.get("text", "")) for b in content if b.get("type") == "text")

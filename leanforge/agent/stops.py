@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
+from leanforge.agent.model import tool_uses
+
 
 class Step(Enum):
     RUN_TOOLS = "run the tool calls"
@@ -38,7 +40,7 @@ def next_step(
     cut_call = bool(content) and content[-1].get("type") == "tool_use"
     if stop_reason == "max_tokens" and cut_call:
         return Step.TRUNCATED if grown or max_tokens >= ceiling else Step.GROW
-    if any(block.get("type") == "tool_use" for block in content):
+    if tool_uses(content):
         return Step.RUN_TOOLS
     if stop_reason == "max_tokens":
         return Step.CONTINUE
