@@ -29,6 +29,10 @@ class TaskStore:
     def gate_dir(self, slug: str) -> Path:
         return self.paths.task_dir(slug) / "gate"
 
+    def transcripts_dir(self, slug: str) -> Path:
+        """Where the task's agent sessions write their JSONL transcripts."""
+        return self.paths.task_dir(slug) / "transcripts"
+
     def exists(self, slug: str) -> bool:
         return self.record_path(slug).is_file()
 

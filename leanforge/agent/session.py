@@ -67,8 +67,8 @@ def make_model(forge: Forge) -> Model:
 
 
 def transcript_path(forge: Forge, session_id: str, slug: str | None) -> Path:
-    base = forge.paths.task_dir(slug) if slug else forge.paths.state_dir
-    return base / ("transcripts" if slug else "sessions") / f"{session_id}.jsonl"
+    folder = forge.store.transcripts_dir(slug) if slug else forge.paths.state_dir / "sessions"
+    return folder / f"{session_id}.jsonl"
 
 
 def record_usage(forge: Forge, slug: str, role: str, usage: Usage) -> None:

@@ -91,7 +91,7 @@ def show(slug: str, as_json: bool) -> None:
         state = "verified"
     except (LockTampered, CorruptState) as exc:
         files, state = [], f"TAMPERED: {exc}"
-    found = sorted(forge.paths.task_dir(slug).glob("transcripts/*.jsonl"))
+    found = sorted(forge.store.transcripts_dir(slug).glob("*.jsonl"))
     payload = show_payload(record, files, state, [str(path) for path in found])
     if as_json:
         emit_json(payload)
