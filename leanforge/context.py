@@ -13,6 +13,7 @@ import pygit2
 
 from leanforge import config as config_mod
 from leanforge import interpreter
+from leanforge.agent.scripted import ScriptedModel, load_routed_script
 from leanforge.clock import Clock, SystemClock
 from leanforge.config import Config
 from leanforge.gate.passes import Runner
@@ -55,6 +56,31 @@ class Forge:
         return make_executor(
             self.config.sandbox.mode, layout_for(self.paths, self.python), self.warn
         )
+
+    @cached_property
+    def scripted_model(self) -> ScriptedModel:
+        """The scripted backend, loaded once: its queues run on across every session of a command."""
+        return load_routed_script(self.paths.workdir / self.config.agent.script).model()
+
+    def fork(self) -> Forge:
+        """The same settings for another thread, with its own repository handle.
+
+        pygit2 handles are not shared across threads; what was already resolved (the
+        interpreter, the executor, the scripted backend's queues) is shared.
+        """
+        other = Forge(
+            repo=pygit2.Repository(str(self.paths.common_dir)),
+            paths=self.paths,
+            config=self.config,
+            clock=self.clock,
+            env=self.env,
+            warn=self.warn,
+            executor_override=self.executor_override,
+        )
+        for name in ("python", "executor", "scripted_model"):
+            if name in self.__dict__:
+                other.__dict__[name] = self.__dict__[name]
+        return other
 
     def runner(self, scratch_root: Path) -> Runner:
         return Runner(

@@ -87,6 +87,13 @@ class TaskRecord:
     gate_runs: int = 0
     last_gate_passed: bool | None = None
     merged_commit: str = ""
+    #: `forge build` runs attempts up to this number before the task fails (0 = not started).
+    attempt_limit: int = 0
+    #: "" (not yet), "committed", "skipped" or "failed": the tech-lead's playbook after the merge.
+    playbook_status: str = ""
+    playbook_commit: str = ""
+    #: Why the task last failed or stopped, in one line ("" when it has not).
+    failure: str = ""
     usage: Mapping[str, Usage] = field(default_factory=dict)
     history: tuple[Event, ...] = ()
 
@@ -136,6 +143,10 @@ _SCALARS: Mapping[str, type | tuple[type, ...]] = {
     "gate_runs": int,
     "last_gate_passed": (bool, type(None)),
     "merged_commit": str,
+    "attempt_limit": int,
+    "playbook_status": str,
+    "playbook_commit": str,
+    "failure": str,
 }
 
 

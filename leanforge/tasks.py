@@ -22,8 +22,14 @@ from leanforge.state import forge_lock
 Progress = Callable[[str], None]
 
 
-def gate_task(forge: Forge, slug: str, progress: Progress) -> tuple[GateReport, TaskRecord]:
-    """Run the gate on the task's worktree as it is now; save the report and move the status."""
+def gate_task(
+    forge: Forge, slug: str, progress: Progress, *, attempt: int | None = None
+) -> tuple[GateReport, TaskRecord]:
+    """Run the gate on the task's worktree as it is now; save the report and move the status.
+
+    By hand (`forge gate`) each run counts as an attempt; `forge build` passes the number of
+    the engineer attempt the run belongs to instead.
+    """
     record = forge.store.get(slug)
     if record.status == MERGED:
         raise UsageError(f"task {slug} is already merged; nothing to gate")
@@ -53,7 +59,7 @@ def gate_task(forge: Forge, slug: str, progress: Progress) -> tuple[GateReport, 
             iso(forge.clock.now()),
             note=f"gate run {run} {'passed' if report.passed else 'failed'}",
             gate_runs=run,
-            attempts=current.attempts + 1,
+            attempts=current.attempts + 1 if attempt is None else attempt,
             last_gate_passed=report.passed,
         )
         forge.store.put(updated)

@@ -21,6 +21,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from leanforge.agent import fake_cache
+from leanforge.agent.routing import body_keys
 
 MESSAGES_PATH = "/v1/messages"
 
@@ -172,6 +173,7 @@ class MessagesServer:
         self.cache_lookback = cache_lookback
         self.requests: list[Captured] = []
         self._steps: deque[StepSource] = deque(steps)
+        self._routes: dict[str, deque[StepSource]] = {}
         self._cache: dict[str, str] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -188,9 +190,18 @@ class MessagesServer:
 
     @property
     def pending(self) -> int:
-        """How many scripted steps are still unconsumed."""
+        """How many scripted steps are still unconsumed, routed ones included."""
         with self._lock:
-            return len(self._steps)
+            return len(self._steps) + sum(map(len, self._routes.values()))
+
+    def route(self, key: str, *steps: StepSource) -> None:
+        """Append steps for the sessions of one role (``engineer``) or lens (``reviewer/security``).
+
+        A request takes the next step of the most specific route it matches (see
+        ``leanforge.agent.routing``), else the next unrouted step.
+        """
+        with self._lock:
+            self._routes.setdefault(key, deque()).extend(steps)
 
     def add(self, *steps: StepSource) -> None:
         """Append steps to the script."""
@@ -253,11 +264,12 @@ class MessagesServer:
         why = fake_cache.refusal(pieces, self.context_window)
         if why is not None:
             return _error_response(error(400, "invalid_request_error", why), request_id)
-        if not self._steps:
+        queue = next((self._routes[k] for k in body_keys(body) if self._routes.get(k)), self._steps)
+        if not queue:
             return _error_response(
                 error(500, "api_error", "fake server: script exhausted"), request_id
             )
-        source = self._steps.popleft()
+        source = queue.popleft()
         try:
             step = source(body) if callable(source) else source
         except Exception as exc:  # a failing step function is a test bug: show it to the client

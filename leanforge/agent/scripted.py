@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from leanforge.agent.model import Block, CallUsage, ModelRequest, Reply
+from leanforge.agent.routing import route_keys
 from leanforge.errors import ConfigError, ModelUnavailable
 
 Turn = Reply | Mapping[str, Any] | Callable[[ModelRequest], Any]
@@ -80,22 +84,41 @@ def to_reply(turn: Mapping[str, Any], number: int) -> Reply:
 
 
 class ScriptedModel:
-    """Replies with the next turn of its script and records every request."""
+    """Replies with the next turn of its script and records every request.
+
+    ``turns`` is one queue shared by every request. ``routes`` adds queues per role or lens
+    (``{"engineer": [...], "reviewer/security": [...]}``): a request draws from the most
+    specific route it matches (``leanforge.agent.routing``), else from ``turns``. One instance
+    can serve a whole pipeline, its sessions in parallel included.
+    """
 
     backend = "scripted"
 
-    def __init__(self, turns: Iterable[Turn]) -> None:
+    def __init__(
+        self, turns: Iterable[Turn] = (), routes: Mapping[str, Iterable[Turn]] | None = None
+    ) -> None:
         self.turns = list(turns)
+        self._queue: deque[Turn] = deque(self.turns)
+        self._routes = {key: deque(queue) for key, queue in (routes or {}).items()}
+        self._lock = threading.Lock()
         self.requests: list[ModelRequest] = []
 
     def complete(self, request: ModelRequest) -> Reply:
-        self.requests.append(request)
-        number = len(self.requests)
-        if number > len(self.turns):
-            raise ModelUnavailable(
-                f"the scripted model ran out of turns after {len(self.turns)}; add turns to the script"
-            )
-        turn = self.turns[number - 1]
+        keys = route_keys(request.system, [str(t.get("name", "")) for t in request.tools])
+        with self._lock:
+            self.requests.append(request)
+            number = len(self.requests)
+            key = next((k for k in keys if self._routes.get(k)), "")
+            queue = self._routes[key] if key else self._queue
+            if not queue:
+                if keys and not self.turns:
+                    raise ModelUnavailable(
+                        f"the scripted model has no more turns for the {keys[0]}; add turns to its route in the script"
+                    )
+                raise ModelUnavailable(
+                    f"the scripted model ran out of turns after {len(self.turns)}; add turns to the script"
+                )
+            turn = queue.popleft()
         if callable(turn):
             turn = turn(request)
         if isinstance(turn, Reply):
@@ -105,8 +128,23 @@ class ScriptedModel:
         return to_reply(turn, number)
 
 
+@dataclass(frozen=True)
+class Script:
+    """A loaded script file: unrouted turns and turns per route."""
+
+    turns: list[Turn]
+    routes: dict[str, list[Turn]]
+
+    def model(self) -> ScriptedModel:
+        return ScriptedModel(self.turns, self.routes)
+
+
 def load_script(path: Path) -> list[Turn]:
-    """Read a script file: JSON, or YAML when PyYAML is installed."""
+    """Read a script file's unrouted turns: JSON, or YAML when PyYAML is installed."""
+    return _parse(_read(path), path).turns
+
+
+def _read(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -129,10 +167,25 @@ def load_script(path: Path) -> list[Turn]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ScriptError(f"{path} is not valid JSON ({exc}); fix the script") from exc
-    if isinstance(data, dict) and "turns" in data:
-        data = data["turns"]
-    if not isinstance(data, list) or not all(isinstance(t, dict) for t in data):
-        raise ScriptError(f'{path} must hold a list of turns (or {{"turns": [...]}})')
-    for number, turn in enumerate(data, 1):
-        to_reply(turn, number)  # fail early, before any session starts
-    return list(data)
+    return data
+
+
+def load_routed_script(path: Path) -> Script:
+    """Read a script file that may also route turns by role: ``{"turns": [...], "routes": {...}}``."""
+    return _parse(_read(path), path)
+
+
+def _parse(data: Any, path: Path) -> Script:
+    routes: Any = {}
+    if isinstance(data, dict) and set(data) <= {"turns", "routes"}:
+        routes = data.get("routes", {})
+        data = data.get("turns", [])
+    shape = f'{path} must hold a list of turns (or {{"turns": [...], "routes": {{"ROLE": [...]}}}})'
+    if not isinstance(data, list) or not isinstance(routes, dict):
+        raise ScriptError(shape)
+    for queue in (data, *routes.values()):
+        if not isinstance(queue, list) or not all(isinstance(t, dict) for t in queue):
+            raise ScriptError(shape)
+        for number, turn in enumerate(queue, 1):
+            to_reply(turn, number)  # fail early, before any session starts
+    return Script(list(data), {str(k): list(v) for k, v in routes.items()})

@@ -17,7 +17,7 @@ from leanforge.agent.limits import Limits
 from leanforge.agent.loop import Job, Outcome, ToolLoop
 from leanforge.agent.model import Model
 from leanforge.agent.protocol import ROLES, WRITING_ROLES
-from leanforge.agent.scripted import ScriptedModel, ScriptError, load_script
+from leanforge.agent.scripted import ScriptError
 from leanforge.agent.tools import Toolbox
 from leanforge.agent.transcript import Redactor, Transcript, secret_values
 from leanforge.clock import random_token
@@ -59,7 +59,7 @@ def make_model(forge: Forge) -> Model:
             raise ScriptError(
                 'agent.backend = "scripted" needs agent.script (or FORGE_SCRIPT): a JSON list of turns'
             )
-        return ScriptedModel(load_script(forge.paths.workdir / agent.script))
+        return forge.scripted_model
     client = client_from_env(
         forge.env, max_retries=agent.max_retries, timeout=agent.request_timeout
     )

@@ -45,11 +45,12 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from leanforge.cli import gate, init, spec, tasks
+    from leanforge.cli import build, gate, init, spec, tasks
 
     cli.add_command(init.init)
     cli.add_command(spec.spec)
     cli.add_command(gate.gate)
+    cli.add_command(build.build)
     cli.add_command(tasks.list_tasks)
     cli.add_command(tasks.show)
     cli.add_command(tasks.clean)

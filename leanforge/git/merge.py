@@ -73,6 +73,22 @@ def plan_merge(
     return MergePlan(target, branch, target_old, branch_head, tree, moved, tuple(sorted(paths)))
 
 
+def plan_update(
+    repo: pygit2.Repository, *, target: str, files: Mapping[str, bytes], label: str
+) -> MergePlan:
+    """A plan for an ordinary commit on ``target`` that writes ``files`` (e.g. the playbook).
+
+    ``label`` names the change in refusals; commit it with ``commit_merge(..., merge=False)``.
+    """
+    target_old = _tip(repo, target)
+    tree = _apply_overlay(repo, _commit(repo, target_old).tree_id, files)
+    old_tree = _commit(repo, target_old).tree
+    touched: set[str] = set()
+    for delta in old_tree.diff_to_tree(_tree(repo, tree)).deltas:
+        touched.update((delta.old_file.path, delta.new_file.path))
+    return MergePlan(target, label, target_old, target_old, tree, False, tuple(sorted(touched)))
+
+
 def commit_merge(
     repo: pygit2.Repository,
     paths: RepoPaths,
@@ -81,6 +97,7 @@ def commit_merge(
     message: str,
     trailers: Mapping[str, str],
     signature: pygit2.Signature | None = None,
+    merge: bool = True,
 ) -> pygit2.Oid:
     """Commit ``plan`` as a merge on its target and move the target ref; return the commit id.
 
@@ -101,9 +118,8 @@ def commit_merge(
         if on_target:
             checkout.refuse_unsafe_checkout(main, plan, already)
         who = signature or default_signature(repo)
-        commit = repo.create_commit(
-            None, who, who, text, plan.tree, [plan.target_old, plan.branch_head]
-        )
+        parents = [plan.target_old, plan.branch_head] if merge else [plan.target_old]
+        commit = repo.create_commit(None, who, who, text, plan.tree, parents)
         # libgit2 diffs a checkout against HEAD, so the checkout must run while HEAD still names
         # target_old (pygit2 cannot pass another baseline); SAFE aborts before writing on conflict.
         if on_target and plan.touched:
