@@ -16,6 +16,8 @@ from leanforge.cli.common import (
 )
 from leanforge.errors import CorruptState, LockTampered
 from leanforge.lock import read_manifest, read_pristine
+from leanforge.pipeline.attempts import Attempt, AttemptLog
+from leanforge.pipeline.attempts import to_json as attempt_json
 from leanforge.records import TaskRecord, Usage, to_json
 from leanforge.tasks import clean as clean_tasks
 
@@ -66,6 +68,7 @@ def show_payload(
     lock_files: list[dict[str, str]],
     lock_state: str,
     transcripts: list[str] | None = None,
+    attempts: list[Attempt] | None = None,
 ) -> dict[str, object]:
     return {
         **to_json(record),
@@ -73,7 +76,26 @@ def show_payload(
         "transcripts": transcripts or [],
         "lock_files": lock_files,
         "lock_state": lock_state,
+        "attempt_log": [attempt_json(a) for a in attempts or []],
     }
+
+
+def format_attempt(attempt: Attempt) -> str:
+    """One line per attempt: how it ended and the first reason."""
+    why = ""
+    if attempt.engineer_error:
+        why = attempt.engineer_error
+    elif attempt.failed_checks:
+        why = ", ".join(c.name for c in attempt.failed_checks)
+    elif rejected := [v for v in attempt.verdicts if not v.approve]:
+        why = "; ".join(
+            f"reviewer {v.reviewer} ({v.lens}): "
+            + (", ".join(b.title for b in v.blockers) or v.problem)
+            for v in rejected
+        )
+    elif attempt.merge_detail:
+        why = attempt.merge_detail
+    return f"{attempt.outcome or 'in progress'}" + (f": {why}" if why else "")
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -92,7 +114,8 @@ def show(slug: str, as_json: bool) -> None:
     except (LockTampered, CorruptState) as exc:
         files, state = [], f"TAMPERED: {exc}"
     found = sorted(forge.store.transcripts_dir(slug).glob("*.jsonl"))
-    payload = show_payload(record, files, state, [str(path) for path in found])
+    attempts = AttemptLog(forge.paths.task_dir(slug) / "attempts").all()
+    payload = show_payload(record, files, state, [str(path) for path in found], attempts)
     if as_json:
         emit_json(payload)
         return
@@ -119,6 +142,17 @@ def show(slug: str, as_json: bool) -> None:
         ("updated", record.updated_at),
         ("cost", f"${record.cost_usd:.4f}"),
     ]
+    if record.merged_commit:
+        rows.insert(
+            2,
+            (
+                "merged",
+                f"{record.merged_commit[:12]} (playbook: {record.playbook_status or 'pending'})",
+            ),
+        )
+    if record.failure:
+        rows.insert(2, ("failure", record.failure))
+    rows += [(f"attempt {a.number}", format_attempt(a)) for a in attempts]
     rows += [(f"  {role}", format_usage(u)) for role, u in sorted(record.usage.items())]
     sessions = payload["transcripts"]
     if isinstance(sessions, list) and sessions:

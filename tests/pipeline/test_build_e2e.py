@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pygit2
@@ -84,6 +85,12 @@ def test_a_failed_gate_goes_back_to_the_engineer_who_fixes_it(pipeline: Any) -> 
     retry = next(text for text in prompts if "Attempt 1" in text)
     assert "gate failed" in retry and "test_add" in retry
     assert "test_commutes" not in retry and "test_holdout" not in retry
+    # `forge show` tells the story too.
+    shown = p.forge("show", p.slug)
+    assert "attempt 1  gate failed: acceptance tests, pristine setup (pass A)" in shown.stdout
+    assert "attempt 2  merged" in shown.stdout
+    payload = json.loads(p.forge("show", p.slug, "--json").stdout)
+    assert [a["outcome"] for a in payload["attempt_log"]] == ["gate failed", "merged"]
 
 
 @pytest.mark.parametrize("cheat", ["edit the locked test"])
