@@ -45,12 +45,13 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from leanforge.cli import build, gate, init, spec, tasks
+    from leanforge.cli import build, demo, gate, init, spec, tasks
 
     cli.add_command(init.init)
     cli.add_command(spec.spec)
     cli.add_command(gate.gate)
     cli.add_command(build.build)
+    cli.add_command(demo.demo)
     cli.add_command(tasks.list_tasks)
     cli.add_command(tasks.show)
     cli.add_command(tasks.clean)

@@ -16,7 +16,7 @@ from leanforge.cli.common import (
 )
 from leanforge.errors import CorruptState, LockTampered
 from leanforge.lock import read_manifest, read_pristine
-from leanforge.pipeline.attempts import Attempt, AttemptLog
+from leanforge.pipeline.attempts import MERGED, Attempt, AttemptLog
 from leanforge.pipeline.attempts import to_json as attempt_json
 from leanforge.records import TaskRecord, Usage, to_json
 from leanforge.tasks import clean as clean_tasks
@@ -93,7 +93,7 @@ def format_attempt(attempt: Attempt) -> str:
             + (", ".join(b.title for b in v.blockers) or v.problem)
             for v in rejected
         )
-    elif attempt.merge_detail:
+    elif attempt.merge_detail and attempt.outcome != MERGED:
         why = attempt.merge_detail
     return f"{attempt.outcome or 'in progress'}" + (f": {why}" if why else "")
 

@@ -118,7 +118,7 @@ def merge(job: BuildJob, attempt: Attempt) -> Attempt:
                     job.repo,
                     job.forge.paths,
                     plan,
-                    message=f"forge: merge {job.slug}: {record.title}",
+                    message=f"forge: merge {job.slug}\n\n{record.title}",
                     trailers={
                         "Forge-Task": job.slug,
                         "Forge-Lock": f"sha256:{record.lock_sha256}",

@@ -39,6 +39,8 @@ class LineReporter:
             self.echo(f"{slug}: reviewer {index} ({lens}) {state}")
 
     def spent(self, slug: str, usage: Usage) -> None:
+        if not usage.prompt_tokens and not usage.output_tokens:
+            return  # a scripted replay: nothing to count
         self.echo(
             f"{slug}: {usage.prompt_tokens + usage.output_tokens:,} tokens, ${usage.cost_usd:.4f} so far"
         )
