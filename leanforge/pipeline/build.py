@@ -16,11 +16,14 @@ from typing import Any
 
 import filelock
 
+from leanforge.agent.claude_code import find_claude
+from leanforge.agent.session import make_model
 from leanforge.context import Forge
 from leanforge.errors import BudgetExceeded, ModelUnavailable, UsageError
 from leanforge.pipeline import merging, results, steps
 from leanforge.pipeline.attempts import RETRY, Attempt
 from leanforge.pipeline.job import BuildJob, BuildOptions
+from leanforge.pipeline.lenses import panel
 from leanforge.pipeline.progress import Reporter
 from leanforge.records import BUILDING, FAILED, GATED, MERGED, REVIEWED, SPECCED, TaskRecord
 
@@ -172,6 +175,18 @@ def build_one(forge: Forge, slug: str, options: BuildOptions, reporter: Reporter
         return BuildResult(slug, outcome, record, row)
 
 
+def preflight(forge: Forge, options: BuildOptions) -> None:
+    """Fail on bad options or a backend that cannot run before any task moves."""
+    reviewers = options.reviewers or forge.config.pipeline.reviewers
+    panel(forge.paths.workdir, options.lenses or forge.config.pipeline.lenses, reviewers)
+    if forge.config.agent.backend == "claude-code":
+        find_claude(forge.config.agent.claude_command)
+    else:
+        make_model(forge)
+    forge.python  # noqa: B018 - the interpreter and the sandbox, before anything is spent
+    forge.executor  # noqa: B018
+
+
 def build_many(
     forge: Forge,
     slugs: Sequence[str],
@@ -183,6 +198,7 @@ def build_many(
     """Build several tasks, ``jobs`` at a time; each gets its own repository handle."""
     if jobs < 1:
         raise UsageError("-j must be at least 1")
+    preflight(forge, options)
     if len(slugs) == 1 or jobs == 1:
         return [build_one(forge, s, options, reporter) for s in slugs]
     if forge.config.agent.backend == "scripted":
