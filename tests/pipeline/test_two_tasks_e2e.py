@@ -49,9 +49,11 @@ def test_two_tasks_built_with_j2_both_merge_and_the_second_is_regated(pipeline: 
     tree = repo.branches.local["main"].peel(pygit2.Commit).tree
     assert tree["calc.py"].data == p.RIGHT.encode()  # type: ignore[attr-defined]
     assert tree["calc_sub.py"].data == SUB.encode()  # type: ignore[attr-defined]
-    # Whichever merged second was gated again, on top of the first.
-    assert sorted(gate_runs(p, s) for s in ("fix-add", "sub-task")) == [1, 2]
-    second = next(s for s in ("fix-add", "sub-task") if gate_runs(p, s) == 2)
+    # Whichever merged second was gated again, on top of the first (and once more if the
+    # first one's playbook commit landed in between).
+    runs = sorted(gate_runs(p, s) for s in ("fix-add", "sub-task"))
+    assert runs[0] == 1 and runs[1] >= 2
+    second = next(s for s in ("fix-add", "sub-task") if gate_runs(p, s) >= 2)
     assert any("re-gated" in e["note"] for e in p.record(second)["history"])
 
 
