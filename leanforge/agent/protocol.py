@@ -21,6 +21,8 @@ EDITOR = str(EDITOR_TOOL["name"])
 BASH = str(BASH_TOOL["name"])
 
 _STR: Mapping[str, Any] = {"type": "string"}
+#: The longest PLAYBOOK.md the tech-lead may submit, in characters.
+PLAYBOOK_MAX_CHARS = 12000
 _PATHS: Mapping[str, Any] = {"type": "array", "items": {"type": "string", "minLength": 1}}
 
 
@@ -79,7 +81,10 @@ FINAL_TOOLS: Mapping[str, tuple[str, str, dict[str, Any]]] = {
     "tech_lead": (
         "submit_playbook",
         "Submit the complete new PLAYBOOK.md (it replaces the old one).",
-        _object({"playbook": {"type": "string", "minLength": 1}}, ("playbook",)),
+        _object(
+            {"playbook": {"type": "string", "minLength": 1, "maxLength": PLAYBOOK_MAX_CHARS}},
+            ("playbook",),
+        ),
     ),
     "lab_worker": (
         "submit_experiment",

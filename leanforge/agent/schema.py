@@ -1,7 +1,8 @@
 """A small JSON Schema validator for the subset forge's tool schemas use.
 
 Supported: ``type`` (object, array, string, boolean, integer, number), ``properties``,
-``required``, ``additionalProperties: false``, ``items``, ``minItems``, ``minLength``, ``enum``.
+``required``, ``additionalProperties: false``, ``items``, ``minItems``, ``minLength``,
+``maxLength``, ``enum``.
 Errors are sentences a model can act on, naming the field by its path.
 """
 
@@ -36,6 +37,10 @@ def validate(schema: Mapping[str, Any], value: Any, where: str = "input") -> lis
         errors.append(f"{where} must be one of {', '.join(map(repr, schema['enum']))}")
     if isinstance(value, str) and len(value) < schema.get("minLength", 0):
         errors.append(f"{where} must not be empty")
+    if isinstance(value, str) and "maxLength" in schema and len(value) > schema["maxLength"]:
+        errors.append(
+            f"{where} must be at most {schema['maxLength']} characters (it has {len(value)})"
+        )
     if isinstance(value, list):
         if len(value) < schema.get("minItems", 0):
             errors.append(f"{where} needs at least {schema['minItems']} item(s)")

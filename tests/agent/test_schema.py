@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from leanforge.agent.protocol import FINAL_TOOLS, final_tool
+from leanforge.agent.protocol import FINAL_TOOLS, PLAYBOOK_MAX_CHARS, final_tool
 from leanforge.agent.schema import validate
 
 
@@ -50,6 +50,24 @@ def test_integers_are_not_booleans_and_empty_strings_are_refused() -> None:
     assert validate(
         schema("spec_writer"), {"spec": "s", "acceptance_tests": [], "holdout_tests": []}
     ) == ["input.acceptance_tests needs at least 1 item(s)"]
+
+
+def test_max_length_counts_characters_and_says_how_many() -> None:
+    limited = {"type": "string", "maxLength": 3}
+    assert validate(limited, "abc") == []
+    assert validate(limited, "ééé") == []
+    assert validate(limited, "abcd", "input.x") == [
+        "input.x must be at most 3 characters (it has 4)"
+    ]
+    assert validate({"type": "array", "maxLength": 1}, [1, 2]) == []
+
+
+def test_the_playbook_is_capped() -> None:
+    assert validate(schema("tech_lead"), {"playbook": "x" * PLAYBOOK_MAX_CHARS}) == []
+    assert validate(schema("tech_lead"), {"playbook": "x" * (PLAYBOOK_MAX_CHARS + 1)}) == [
+        f"input.playbook must be at most {PLAYBOOK_MAX_CHARS} characters "
+        f"(it has {PLAYBOOK_MAX_CHARS + 1})"
+    ]
 
 
 def test_every_role_has_the_designed_final_tool() -> None:
