@@ -58,8 +58,17 @@ class Pipeline:
         default=3, metadata=_doc("reviewers that must all approve (one lens each, cycling)")
     )
     lenses: tuple[str, ...] = field(
-        default=("correctness", "tests-and-edge-cases", "security-and-gaming"),
-        metadata=_doc("reviewer lenses, by prompt name under prompts/lenses/"),
+        default=(
+            "correctness",
+            "spec-conformance",
+            "security",
+            "robustness",
+            "maintainability",
+            "performance",
+        ),
+        metadata=_doc(
+            "reviewer lenses; reviewers take them from this list in order, cycling; a name is a built-in lens or .forge/lenses/NAME.md"
+        ),
     )
     max_attempts: int = field(
         default=3, metadata=_doc("engineer attempts before a task is marked failed")
@@ -67,6 +76,12 @@ class Pipeline:
     target_branch: str = field(
         default="",
         metadata=_doc('branch tasks start from and merge into ("" = the current branch)'),
+    )
+    spec_drafts: int = field(
+        default=3,
+        metadata=_doc(
+            "spec-writer drafts per `forge spec` before it gives up (a refused draft goes back as feedback)"
+        ),
     )
 
 
@@ -272,6 +287,8 @@ def validate(config: Config) -> Config:
         raise ConfigError("pipeline.reviewers must be at least 1")
     if config.pipeline.max_attempts < 1:
         raise ConfigError("pipeline.max_attempts must be at least 1")
+    if config.pipeline.spec_drafts < 1:
+        raise ConfigError("pipeline.spec_drafts must be at least 1")
     if "{python}" not in config.gate.test_command and not config.gate.test_command.strip():
         raise ConfigError("gate.test_command must not be empty")
     if config.agent.backend not in AGENT_BACKENDS:

@@ -1,4 +1,4 @@
-"""`forge spec`, the human path: lock, branch, worktree, red before green, and bad input."""
+"""`forge spec --tests`, the human path: lock, branch, worktree, red before green, and bad input."""
 
 from __future__ import annotations
 
@@ -163,7 +163,11 @@ def test_bad_input_is_one_line_nonzero_and_changes_nothing(
     assert "outside the repository" in bad(project, "spec", "x", "--tests", str(outside))
     assert "no task named" in bad(project, "show", "ghost")
     assert "no task named" in bad(project, "gate", "ghost")
-    assert "no acceptance tests" in bad(project, "spec", "x")
+    # Without --tests the spec-writer would run: no key, no session, nothing left behind.
+    assert "ANTHROPIC_API_KEY is not set" in bad(project, "spec", "x")
+    assert "--holdout needs --tests" in bad(
+        project, "spec", "x", "--holdout", "holdout/test_holdout.py"
+    )
     assert "no local branch" in bad(
         project, "spec", "x", "--tests", "tests/test_calc.py", "--base", "nope"
     )
