@@ -34,10 +34,12 @@ def cli(ctx: click.Context) -> None:
     """leanforge: ship LLM-built changes only through locked acceptance tests.
 
     \b
-    Human path today:
+      forge demo                          the whole loop on a fresh project, offline
       forge init                          write .forge/config.toml and PLAYBOOK.md
-      forge spec "task" --tests T.py      lock tests, branch, worktree (red before green)
-      forge gate SLUG                     run the hardened gate on the worktree
+      forge spec "task"                   a spec-writer drafts the spec and tests; you approve
+      forge spec "task" --tests T.py      or lock your own tests (red before green)
+      forge build SLUG [--reviewers N]    engineer, gate, reviewers, merge, playbook
+      forge gate SLUG                     run the hardened gate on a worktree by hand
       forge list / show SLUG / clean      inspect and tidy tasks
     """
     if ctx.invoked_subcommand is None:
