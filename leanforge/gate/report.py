@@ -41,3 +41,21 @@ class GateReport:
         data = dataclasses.asdict(self)
         data["passed"] = self.passed
         return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GateReport:
+        """Rebuild a saved report (``to_json``'s output)."""
+        return cls(
+            slug=data["slug"],
+            run=data["run"],
+            base_commit=data["base_commit"],
+            executor=data["executor"],
+            started_at=data["started_at"],
+            duration_s=data["duration_s"],
+            checks=tuple(
+                Check(c["name"], c["passed"], c["detail"], tuple(c.get("items", ())))
+                for c in data["checks"]
+            ),
+            flags=tuple(Finding(**f) for f in data.get("flags", ())),
+            warnings=tuple(data.get("warnings", ())),
+        )

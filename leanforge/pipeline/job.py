@@ -14,6 +14,7 @@ from leanforge import lock
 from leanforge.clock import iso
 from leanforge.config import PLAYBOOK_RELPATH
 from leanforge.context import Forge
+from leanforge.errors import MergeRefused
 from leanforge.gate.changes import blob_bytes
 from leanforge.pipeline.attempts import AttemptLog
 from leanforge.pipeline.history import Redactor
@@ -96,8 +97,6 @@ class BuildJob:
     def target_tip(self) -> pygit2.Commit:
         branch = self.repo.branches.local.get(self.record().base_branch)
         if branch is None:
-            from leanforge.errors import MergeRefused
-
             raise MergeRefused(
                 f"the target branch {self.record().base_branch!r} no longer exists; recreate it"
             )

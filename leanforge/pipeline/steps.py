@@ -13,8 +13,7 @@ import pygit2
 
 from leanforge.agent.session import run_session
 from leanforge.errors import AgentStopped, BudgetExceeded, ModelUnavailable
-from leanforge.gate.report import Check, GateReport
-from leanforge.gate.scan import Finding
+from leanforge.gate.report import GateReport
 from leanforge.git.branchwork import bring_in_target, commit_worktree
 from leanforge.pipeline import history, verdicts
 from leanforge.pipeline.attempts import (
@@ -150,20 +149,8 @@ def gate(job: BuildJob, attempt: Attempt, stage: str = "gate") -> tuple[Attempt,
 
 def load_report(job: BuildJob, run: int) -> GateReport:
     """A saved gate report, as the reviewers of that attempt are shown it."""
-    data = json.loads((job.forge.store.gate_dir(job.slug) / f"{run:04d}.json").read_text())
-    return GateReport(
-        slug=data["slug"],
-        run=data["run"],
-        base_commit=data["base_commit"],
-        executor=data["executor"],
-        started_at=data["started_at"],
-        duration_s=data["duration_s"],
-        checks=tuple(
-            Check(c["name"], c["passed"], c["detail"], tuple(c["items"])) for c in data["checks"]
-        ),
-        flags=tuple(Finding(**f) for f in data.get("flags", ())),
-        warnings=tuple(data.get("warnings", ())),
-    )
+    path = job.forge.store.gate_dir(job.slug) / f"{run:04d}.json"
+    return GateReport.from_json(json.loads(path.read_text(encoding="utf-8")))
 
 
 def diff_text(job: BuildJob) -> tuple[str, bool, list[str]]:
