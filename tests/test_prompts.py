@@ -14,18 +14,13 @@ import jinja2
 import pytest
 
 from leanforge.agent.protocol import FINAL_TOOLS, PLAYBOOK_MAX_CHARS
+from leanforge.config import Pipeline
 from leanforge.errors import ForgeError
 from leanforge.prompts import list_prompts, load_prompt, render_prompt
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-LENSES = (
-    "correctness",
-    "spec-conformance",
-    "security",
-    "robustness",
-    "maintainability",
-    "performance",
-)
+#: The built-in lenses, as the config names them by default.
+LENSES = Pipeline().lenses
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ def test_two_tasks_built_with_j2_both_merge_and_the_second_is_regated(pipeline: 
     p.spec_task("sub-task", "tests/test_sub.py", SUB_TEST)
     p.serve("engineer", engineer_for(p), times=20)
     approve_everything(p)
-    out = p.build("fix-add", "sub-task", "-j", "2")
+    out = p.build("--all", "-j", "2")
     assert out["ok"], out
     assert sorted(r["outcome"] for r in out["builds"]) == ["merged", "merged"]
     repo = pygit2.Repository(str(p.root))
