@@ -8,6 +8,8 @@ resolve in the next attempt.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +56,34 @@ def commit_worktree(worktree: Path, message: str, extra_parent: str = "") -> tup
     parents = [head.id, *([pygit2.Oid(hex=extra_parent)] if extra_parent else [])]
     oid = repo.create_commit("HEAD", who, who, message, tree, parents)
     return str(oid), True
+
+
+def drop_ignored(worktree: Path) -> list[str]:
+    """Delete the worktree's untracked ignored files; return their paths.
+
+    A commit leaves ignored files out, so the gate must not see them either: code that passes
+    only thanks to an ignored ``vendor/`` folder would merge broken.
+    """
+    repo = pygit2.Repository(str(worktree))
+    removed = []
+    for path, flags in repo.status(untracked_files="all", ignored=True).items():
+        if not flags & FileStatus.IGNORED:
+            continue
+        target = worktree / path
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+        elif target.is_dir():
+            shutil.rmtree(target)
+        else:
+            continue
+        if not _skip(path):
+            removed.append(path)
+    for folder in sorted({p.parent for p in map(Path, removed)}, key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):
+            while folder != Path(".") and not any((worktree / folder).iterdir()):
+                (worktree / folder).rmdir()
+                folder = folder.parent
+    return sorted(removed)
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,11 @@ from leanforge.errors import CorruptState
 from leanforge.state import atomic_write_json
 
 #: How an attempt ended ("" while it runs).
-ENGINEER_FAILED, GATE_FAILED, REJECTED, CONFLICT, APPROVED, MERGED = (
+ENGINEER_FAILED, GATE_FAILED, REJECTED, CONFLICT, MERGED = (
     "engineer failed",
     "gate failed",
     "rejected",
     "conflict",
-    "approved",
     "merged",
 )
 RETRY = frozenset({ENGINEER_FAILED, GATE_FAILED, REJECTED, CONFLICT})

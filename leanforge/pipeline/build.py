@@ -24,7 +24,7 @@ from leanforge.pipeline import merging, results, steps
 from leanforge.pipeline.attempts import RETRY, Attempt
 from leanforge.pipeline.job import BuildJob, BuildOptions
 from leanforge.pipeline.lenses import panel
-from leanforge.pipeline.progress import Reporter
+from leanforge.pipeline.progress import Reporter, SilentReporter
 from leanforge.records import BUILDING, FAILED, GATED, MERGED, REVIEWED, SPECCED, TaskRecord
 
 #: How a build invocation ended, per task.
@@ -175,6 +175,12 @@ def build_one(forge: Forge, slug: str, options: BuildOptions, reporter: Reporter
         return BuildResult(slug, outcome, record, row)
 
 
+def _needs_work(forge: Forge, slug: str) -> bool:
+    record = forge.store.get(slug)
+    latest = BuildJob(forge, slug, BuildOptions(), SilentReporter()).log.latest()
+    return next_step(record, latest) != "done"
+
+
 def preflight(forge: Forge, options: BuildOptions) -> None:
     """Fail on bad options or a backend that cannot run before any task moves."""
     reviewers = options.reviewers or forge.config.pipeline.reviewers
@@ -198,7 +204,8 @@ def build_many(
     """Build several tasks, ``jobs`` at a time; each gets its own repository handle."""
     if jobs < 1:
         raise UsageError("-j must be at least 1")
-    preflight(forge, options)
+    if any(_needs_work(forge, slug) for slug in slugs):
+        preflight(forge, options)
     if len(slugs) == 1 or jobs == 1:
         return [build_one(forge, s, options, reporter) for s in slugs]
     if forge.config.agent.backend == "scripted":

@@ -14,7 +14,7 @@ import pygit2
 from leanforge.agent.session import run_session
 from leanforge.errors import AgentStopped, BudgetExceeded, ModelUnavailable
 from leanforge.gate.report import GateReport
-from leanforge.git.branchwork import bring_in_target, commit_worktree
+from leanforge.git.branchwork import bring_in_target, commit_worktree, drop_ignored
 from leanforge.pipeline import history, verdicts
 from leanforge.pipeline.attempts import (
     ENGINEER_FAILED,
@@ -125,6 +125,12 @@ def engineer(job: BuildJob, attempt: Attempt, earlier: list[Attempt]) -> Attempt
 def gate(job: BuildJob, attempt: Attempt, stage: str = "gate") -> tuple[Attempt, GateReport]:
     """Run the hardened gate on the worktree; a pass names the exact commit it judged."""
     job.reporter.stage(job.slug, stage, attempt.number, job.record().attempt_limit)
+    dropped = drop_ignored(Path(job.record().worktree))
+    if dropped:
+        job.reporter.note(
+            job.slug,
+            f"removed {len(dropped)} ignored file(s) the merge would leave out: {', '.join(dropped[:5])}",
+        )
     report, _ = gate_task(
         job.forge, job.slug, lambda m: job.reporter.note(job.slug, m), attempt=attempt.number
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 import pygit2
 
-from leanforge.git.branchwork import bring_in_target, commit_worktree, fold_in_target
+from leanforge.git.branchwork import bring_in_target, commit_worktree, drop_ignored, fold_in_target
 
 
 def tip(root: Path, branch: str) -> pygit2.Commit:
@@ -74,3 +74,16 @@ def test_fold_in_target_merges_and_checks_out_or_says_conflict(project: Any) -> 
     project.commit("conflicting")
     again = fold_in_target(repo, wt, "forge/fix-add", str(tip(project.root, "main").id))
     assert again is None and str(tip(project.root, "forge/fix-add").id) == folded
+
+
+def test_drop_ignored_removes_what_a_commit_would_leave_out(project: Any) -> None:
+    wt = project.spec(holdout=False)
+    project.write(".gitignore", "holdout/\n__pycache__/\nvendor/\n*.log\n", root=wt)
+    project.write("vendor/lib/helper.py", "VALUE = 1\n", root=wt)
+    project.write("run.log", "x\n", root=wt)
+    project.write("kept.py", "X = 1\n", root=wt)
+    removed = drop_ignored(wt)
+    assert removed == ["run.log", "vendor/"]  # an ignored folder is reported once
+    assert not (wt / "vendor").exists() and not (wt / "run.log").exists()
+    assert (wt / "kept.py").exists() and (wt / "calc.py").exists()
+    assert drop_ignored(wt) == []
