@@ -7,9 +7,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pygit2
+
+if TYPE_CHECKING:
+    import anthropic
 
 from leanforge import config as config_mod
 from leanforge import interpreter
@@ -62,6 +65,17 @@ class Forge:
         """The scripted backend, loaded once: its queues run on across every session of a command."""
         return load_routed_script(self.paths.workdir / self.config.agent.script).model()
 
+    @cached_property
+    def anthropic_client(self) -> anthropic.Anthropic:
+        """One SDK client for every session of a command: it pools connections, and making one
+        (its TLS context) costs about 70 ms."""
+        from leanforge.agent.anthropic_model import client_from_env
+
+        agent = self.config.agent
+        return client_from_env(
+            self.env, max_retries=agent.max_retries, timeout=agent.request_timeout
+        )
+
     def fork(self) -> Forge:
         """The same settings for another thread, with its own repository handle.
 
@@ -77,7 +91,7 @@ class Forge:
             warn=self.warn,
             executor_override=self.executor_override,
         )
-        for name in ("python", "executor", "scripted_model"):
+        for name in ("python", "executor", "scripted_model", "anthropic_client"):
             if name in self.__dict__:
                 other.__dict__[name] = self.__dict__[name]
         return other

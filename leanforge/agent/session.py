@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from leanforge.agent import pricing
-from leanforge.agent.anthropic_model import AnthropicModel, client_from_env
+from leanforge.agent.anthropic_model import AnthropicModel
 from leanforge.agent.claude_code import ClaudeCodeAgent, find_claude
 from leanforge.agent.limits import Limits
 from leanforge.agent.loop import Job, Outcome, ToolLoop
@@ -60,10 +60,7 @@ def make_model(forge: Forge) -> Model:
                 'agent.backend = "scripted" needs agent.script (or FORGE_SCRIPT): a JSON list of turns'
             )
         return forge.scripted_model
-    client = client_from_env(
-        forge.env, max_retries=agent.max_retries, timeout=agent.request_timeout
-    )
-    return AnthropicModel(client, ttl=agent.cache_ttl)
+    return AnthropicModel(forge.anthropic_client, ttl=agent.cache_ttl)
 
 
 def transcript_path(forge: Forge, session_id: str, slug: str | None) -> Path:

@@ -192,37 +192,46 @@ def tech_lead(job: BuildJob, attempts: list[Attempt]) -> None:
         return
     text = str(outcome.final["playbook"]).strip() + "\n"
     try:
-        for _ in range(5):
-            plan = plan_update(
-                job.repo,
-                target=record.base_branch,
-                files={PLAYBOOK_RELPATH.as_posix(): text.encode()},
-                label=f"the playbook of {job.slug}",
-            )
-            if not plan.touched:
-                job.update(playbook_status="skipped")
-                return
-            try:
-                commit = commit_merge(
-                    job.repo,
-                    job.forge.paths,
-                    plan,
-                    message=f"forge: playbook after {job.slug}",
-                    trailers={"Forge-Task": job.slug, "Forge-Playbook": job.slug},
-                    merge=False,
-                )
-            except MergeRefused as exc:
-                if "moved while merging" in str(exc):
-                    continue
-                raise
-            job.update(playbook_status="committed", playbook_commit=str(commit))
-            job.reporter.note(job.slug, f"playbook updated: {str(commit)[:12]}")
-            return
+        # Under the merge lock, so a playbook commit cannot land in the middle of another
+        # task's re-gate and send it round again for a file no gate reads.
+        with merge_lock(job.forge.paths):
+            _commit_playbook(job, record.base_branch, text)
     except ForgeError as exc:
         saved = job.forge.paths.task_dir(job.slug) / "PLAYBOOK.proposed.md"
         saved.write_text(text, encoding="utf-8")
         job.forge.warn(f"{job.slug}: the new playbook was not committed ({exc}); it is in {saved}")
         job.update(playbook_status="failed")
+
+
+def _commit_playbook(job: BuildJob, target: str, text: str) -> None:
+    """Commit the playbook on ``target``, planning again if the target moves meanwhile."""
+    for _ in range(5):
+        plan = plan_update(
+            job.repo,
+            target=target,
+            files={PLAYBOOK_RELPATH.as_posix(): text.encode()},
+            label=f"the playbook of {job.slug}",
+        )
+        if not plan.touched:
+            job.update(playbook_status="skipped")
+            return
+        try:
+            commit = commit_merge(
+                job.repo,
+                job.forge.paths,
+                plan,
+                message=f"forge: playbook after {job.slug}",
+                trailers={"Forge-Task": job.slug, "Forge-Playbook": job.slug},
+                merge=False,
+            )
+        except MergeRefused as exc:
+            if "moved while merging" in str(exc):
+                continue
+            raise
+        job.update(playbook_status="committed", playbook_commit=str(commit))
+        job.reporter.note(job.slug, f"playbook updated: {str(commit)[:12]}")
+        return
+    raise MergeRefused(f"{target} kept moving; the playbook was not committed")
 
 
 def merged_files(job: BuildJob) -> list[str]:
