@@ -27,7 +27,6 @@ import os
 import pstats
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,6 +34,8 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from _shared import forge_ok, git
 
 from leanforge.agent import session
 from leanforge.agent.fake_server import MessagesServer, Reply, reply, tool_use
@@ -111,13 +112,6 @@ def covered(spans: list[Span], start: float = 0.0, end: float = float("inf")) ->
     return total
 
 
-def git(root: Path, *args: str, stdin: bytes | None = None) -> None:
-    ident = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
-    subprocess.run(
-        ["git", "-C", str(root), *ident, *args], input=stdin, check=True, capture_output=True
-    )
-
-
 def make_project(where: Path | None, files: int, env: dict[str, str]) -> Path:
     """``files`` small modules in d00/s0/f0000.py style folders, a wrong calc.py, a locked test."""
     root = Path(tempfile.mkdtemp(prefix="forge-bench-attempt-", dir=where))
@@ -136,12 +130,7 @@ def make_project(where: Path | None, files: int, env: dict[str, str]) -> Path:
     git(root, "reset", "-q", "--hard", "main")
     (root / "tests").mkdir()
     (root / "tests/test_calc.py").write_text(TEST)
-    argv = ["spec", "make add add", "--tests", "tests/test_calc.py", "--slug", SLUG]
-    done = subprocess.run(
-        [sys.executable, "-m", "leanforge", *argv], cwd=root, env=env, capture_output=True
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"forge spec failed in {root}: {done.stderr.decode()[-1500:]}")
+    forge_ok(root, env, "spec", "make add add", "--tests", "tests/test_calc.py", "--slug", SLUG)
     return root
 
 

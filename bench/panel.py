@@ -23,13 +23,14 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from _shared import forge_ok, git
 
 from leanforge.agent.fake_server import MessagesServer, Reply, reply, tool_use
 from leanforge.context import open_forge
@@ -64,19 +65,6 @@ class StageClock(SilentReporter):
         return next(t for t, s in self.events if s == then and t >= start) - start
 
 
-def git(root: Path, *args: str) -> None:
-    ident = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
-    subprocess.run(["git", "-C", str(root), *ident, *args], check=True, capture_output=True)
-
-
-def forge_cli(root: Path, env: dict[str, str], *args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "leanforge", *args], cwd=root, env=env, capture_output=True
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"forge {args[0]} failed in {root}: {done.stderr.decode()[-1500:]}")
-
-
 def make_project(where: Path | None, env: dict[str, str]) -> Path:
     """A repository with a wrong `add`, and its test locked as task fix-add."""
     root = Path(tempfile.mkdtemp(prefix="forge-bench-panel-", dir=where))
@@ -89,7 +77,7 @@ def make_project(where: Path | None, env: dict[str, str]) -> Path:
     git(root, "commit", "-q", "-m", "base")
     (root / "tests").mkdir()
     (root / "tests/test_calc.py").write_text(TEST)
-    forge_cli(root, env, "spec", "make add add", "--tests", "tests/test_calc.py", "--slug", SLUG)
+    forge_ok(root, env, "spec", "make add add", "--tests", "tests/test_calc.py", "--slug", SLUG)
     return root
 
 

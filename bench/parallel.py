@@ -27,12 +27,13 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _shared import forge_cli, git
 
 from leanforge.agent.fake_server import MessagesServer, Reply, reply, tool_use
 
@@ -51,23 +52,6 @@ def test_source(name: str) -> str:
     return (
         f"from mod_{name} import {name}\n\n\n"
         f"def test_{name}():\n    assert {name}(1) == {len(name) + 1}\n"
-    )
-
-
-def git(root: Path, *args: str) -> str:
-    ident = ["-c", "user.name=bench", "-c", "user.email=bench@example.com"]
-    return subprocess.run(
-        ["git", "-C", str(root), *ident, *args], check=True, capture_output=True, text=True
-    ).stdout
-
-
-def forge_cli(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "leanforge", *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
     )
 
 
