@@ -116,6 +116,11 @@ class Gate:
         default=1_000_000, metadata=_doc("stdout/stderr kept per run; the rest is cut")
     )
 
+    @property
+    def agent_command(self) -> str:
+        """``test_command`` as an agent types it in its sandbox, where ``python`` is the project's."""
+        return self.test_command.replace("{python}", "python")
+
 
 @dataclass(frozen=True)
 class Sandbox:

@@ -76,6 +76,10 @@ class MergeRefused(ForgeError):
     """A merge cannot be done safely; nothing was changed."""
 
 
+class TargetMoved(MergeRefused):
+    """The target moved between planning a merge and committing it; plan again."""
+
+
 class UnmergedWork(UsageError):
     """Cleaning would delete work that has not been merged."""
 

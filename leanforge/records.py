@@ -98,8 +98,13 @@ class TaskRecord:
     history: tuple[Event, ...] = ()
 
     @property
+    def total_usage(self) -> Usage:
+        """Every role's usage, summed."""
+        return sum(self.usage.values(), Usage())
+
+    @property
     def cost_usd(self) -> float:
-        return sum(u.cost_usd for u in self.usage.values())
+        return self.total_usage.cost_usd
 
 
 def transition(

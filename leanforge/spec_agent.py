@@ -245,7 +245,7 @@ class _Writer:
             task=self.request.task.strip(),
             project=self.forge.paths.workdir.name,
             playbook=playbook.decode("utf-8", "replace"),
-            test_command=self.forge.config.gate.test_command.replace("{python}", "python"),
+            test_command=self.forge.config.gate.agent_command,
             feedback=list(self.feedback),
             previous=self.previous,
         )

@@ -29,6 +29,10 @@ class TaskStore:
     def gate_dir(self, slug: str) -> Path:
         return self.paths.task_dir(slug) / "gate"
 
+    def attempts_dir(self, slug: str) -> Path:
+        """Where `forge build` saves each attempt's steps (``leanforge.pipeline.attempts``)."""
+        return self.paths.task_dir(slug) / "attempts"
+
     def transcripts_dir(self, slug: str) -> Path:
         """Where the task's agent sessions write their JSONL transcripts."""
         return self.paths.task_dir(slug) / "transcripts"
@@ -63,3 +67,14 @@ class TaskStore:
         path = self.gate_dir(slug) / f"{run:04d}.json"
         atomic_write_json(path, report)
         return path
+
+    def gate_report(self, slug: str, run: int) -> dict[str, Any]:
+        """A report saved by ``save_gate_report``."""
+        path = self.gate_dir(slug) / f"{run:04d}.json"
+        try:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CorruptState(
+                f"gate report {path} is missing or unreadable ({exc}); run `forge gate {slug}` again"
+            ) from exc
+        return data

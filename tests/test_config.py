@@ -181,3 +181,10 @@ def test_bad_agent_settings_are_refused(tmp_path: Path, text: str, message: str)
     (tmp_path / ".forge/config.toml").write_text(text)
     with pytest.raises(ConfigError, match=message):
         load(tmp_path, {})
+
+
+def test_agents_see_the_test_command_with_python_on_their_path() -> None:
+    from leanforge.config import Gate
+
+    assert Gate().agent_command == "python -m pytest -q"
+    assert Gate(test_command="make test").agent_command == "make test"

@@ -223,3 +223,11 @@ def test_forge_lock_is_exclusive_while_held(tmp_path: Path) -> None:
     other = filelock.FileLock(str(paths.lock_path), timeout=0.1)
     with other:
         assert other.is_locked
+
+
+def test_a_saved_gate_report_reads_back_and_a_missing_one_says_what_to_do(tmp_path: Path) -> None:
+    store = TaskStore(RepoPaths(workdir=tmp_path, common_dir=tmp_path / ".git"))
+    store.save_gate_report("t", 2, {"run": 2, "checks": []})
+    assert store.gate_report("t", 2) == {"run": 2, "checks": []}
+    with pytest.raises(CorruptState, match="forge gate t"):
+        store.gate_report("t", 3)

@@ -10,7 +10,6 @@ import click
 
 from leanforge.cli.common import CONTEXT_SETTINGS, emit_json, json_option, progress, quiet
 from leanforge.cli.tasks import format_attempt
-from leanforge.pipeline.attempts import AttemptLog
 from leanforge.pipeline.progress import LineReporter, SilentReporter
 from leanforge.records import to_json
 
@@ -44,7 +43,6 @@ def demo(live: bool, directory: Path | None, as_json: bool) -> None:
     reporter = SilentReporter() if as_json else LineReporter(say)
     run = run_demo(directory, live=live, env=dict(os.environ), progress=say, reporter=reporter)
     record, slug = run.result.record, run.result.slug
-    attempts = AttemptLog(run.repo / ".git/forge/tasks" / slug / "attempts").all()
     if as_json:
         emit_json(
             {
@@ -61,7 +59,7 @@ def demo(live: bool, directory: Path | None, as_json: bool) -> None:
         f"\nforge demo: {slug} {run.result.outcome} after {record.attempts} attempt(s) "
         f"in {run.seconds:.0f}s"
     )
-    for attempt in attempts:
+    for attempt in run.attempts:
         click.echo(f"  attempt {attempt.number}  {format_attempt(attempt)}")
     if record.merged_commit:
         click.echo(f"  merged as {record.merged_commit[:12]}; playbook {record.playbook_status}")

@@ -114,7 +114,7 @@ def show(slug: str, as_json: bool) -> None:
     except (LockTampered, CorruptState) as exc:
         files, state = [], f"TAMPERED: {exc}"
     found = sorted(forge.store.transcripts_dir(slug).glob("*.jsonl"))
-    attempts = AttemptLog(forge.paths.task_dir(slug) / "attempts").all()
+    attempts = AttemptLog(forge.store.attempts_dir(slug)).all()
     payload = show_payload(record, files, state, [str(path) for path in found], attempts)
     if as_json:
         emit_json(payload)

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 import pygit2
 from pygit2.enums import FileMode
 
-from leanforge.errors import ForgeError, MergeRefused
+from leanforge.errors import ForgeError, MergeRefused, TargetMoved
 from leanforge.git import checkout
 from leanforge.git.commits import signature as default_signature
 from leanforge.state import RepoPaths, forge_lock
@@ -110,7 +110,7 @@ def commit_merge(
     with forge_lock(paths):
         ref = repo.lookup_reference(refname)
         if ref.target != plan.target_old:
-            raise MergeRefused(f"{plan.target} moved while merging; plan the merge again")
+            raise TargetMoved(f"{plan.target} moved while merging; plan the merge again")
         main = pygit2.Repository(str(paths.workdir))
         on_target = checkout.head_branch(main) == refname
         checkout.refuse_other_checkouts(repo, refname, plan.target)

@@ -21,10 +21,10 @@ from leanforge.agent.session import make_model
 from leanforge.context import Forge
 from leanforge.errors import BudgetExceeded, ModelUnavailable, UsageError
 from leanforge.pipeline import merging, results, steps
-from leanforge.pipeline.attempts import RETRY, Attempt
+from leanforge.pipeline.attempts import RETRY, Attempt, AttemptLog
 from leanforge.pipeline.job import BuildJob, BuildOptions
 from leanforge.pipeline.lenses import panel
-from leanforge.pipeline.progress import Reporter, SilentReporter
+from leanforge.pipeline.progress import Reporter
 from leanforge.records import BUILDING, FAILED, GATED, MERGED, REVIEWED, SPECCED, TaskRecord
 
 #: How a build invocation ended, per task.
@@ -177,7 +177,7 @@ def build_one(forge: Forge, slug: str, options: BuildOptions, reporter: Reporter
 
 def _needs_work(forge: Forge, slug: str) -> bool:
     record = forge.store.get(slug)
-    latest = BuildJob(forge, slug, BuildOptions(), SilentReporter()).log.latest()
+    latest = AttemptLog(forge.store.attempts_dir(slug)).latest()
     return next_step(record, latest) != "done"
 
 

@@ -21,6 +21,7 @@ from leanforge.config_template import render_default_config
 from leanforge.context import Forge, open_forge
 from leanforge.errors import UsageError
 from leanforge.pipeline import demo_script
+from leanforge.pipeline.attempts import Attempt, AttemptLog
 from leanforge.pipeline.build import BuildResult, build_one
 from leanforge.pipeline.job import BuildOptions
 from leanforge.pipeline.progress import Reporter
@@ -36,6 +37,7 @@ class DemoRun:
     repo: Path
     live: bool
     result: BuildResult
+    attempts: list[Attempt]
     seconds: float
 
 
@@ -101,4 +103,5 @@ def run_demo(
     progress(f"locked {', '.join(record.locked_files)} and {record.holdout_count} held-out file(s)")
     progress(f"forge build {record.slug} --reviewers 3")
     result = build_one(forge, record.slug, BuildOptions(reviewers=3), reporter)
-    return DemoRun(repo_dir, live, result, time.monotonic() - t0)
+    attempts = AttemptLog(forge.store.attempts_dir(record.slug)).all()
+    return DemoRun(repo_dir, live, result, attempts, time.monotonic() - t0)

@@ -27,10 +27,10 @@ class Redactor:
             module = module_name(path)
             names |= {path, module, module.rsplit(".", 1)[-1], path.rsplit("/", 1)[-1]}
             try:
-                names |= {t.function for t in expected_tests(path, data)}
-                names |= {t.scope for t in expected_tests(path, data) if t.scope}
+                tests = expected_tests(path, data)
             except SyntaxError:
-                pass
+                tests = ()
+            names |= {t.function for t in tests} | {t.scope for t in tests if t.scope}
         ordered = sorted((n for n in names if n), key=len, reverse=True)
         self._pattern = (
             re.compile("|".join(rf"(?<![\w.]){re.escape(n)}(?![\w])" for n in ordered))

@@ -49,7 +49,7 @@ class BuildJob:
         self.slug = slug
         self.options = options
         self.reporter = reporter
-        self.log = AttemptLog(forge.paths.task_dir(slug) / "attempts")
+        self.log = AttemptLog(forge.store.attempts_dir(slug))
 
     @property
     def repo(self) -> pygit2.Repository:
@@ -110,11 +110,7 @@ class BuildJob:
     def move(self, status: str, note: str = "", **changes: Any) -> TaskRecord:
         """Advance the task record (under the repository lock) and return it."""
         with forge_lock(self.forge.paths):
-            current = self.record()
-            if status == current.status and not note:
-                updated = dataclasses.replace(current, **changes)
-            else:
-                updated = transition(current, status, iso(self.forge.clock.now()), note, **changes)
+            updated = transition(self.record(), status, self.now(), note, **changes)
             self.forge.store.put(updated)
         return updated
 

@@ -19,7 +19,14 @@ from pygit2.enums import SortMode
 from leanforge.agent.protocol import PLAYBOOK_MAX_CHARS
 from leanforge.agent.session import run_session
 from leanforge.config import PLAYBOOK_RELPATH
-from leanforge.errors import AgentStopped, ForgeError, LockBusy, MergeRefused, ModelUnavailable
+from leanforge.errors import (
+    AgentStopped,
+    ForgeError,
+    LockBusy,
+    MergeRefused,
+    ModelUnavailable,
+    TargetMoved,
+)
 from leanforge.gate.run import SPEC_DIR
 from leanforge.git.branchwork import fold_in_target
 from leanforge.git.merge import commit_merge, plan_merge, plan_update
@@ -125,10 +132,8 @@ def merge(job: BuildJob, attempt: Attempt) -> Attempt:
                         "Forge-Attempts": str(attempt.number),
                     },
                 )
-            except MergeRefused as exc:
-                if "moved while merging" in str(exc):
-                    continue
-                raise
+            except TargetMoved:
+                continue
             return _merged(job, attempt, str(commit), f"merged into {record.base_branch}")
     raise MergeRefused(f"{record.base_branch} kept moving; run `forge build {job.slug}` again")
 
@@ -224,10 +229,8 @@ def _commit_playbook(job: BuildJob, target: str, text: str) -> None:
                 trailers={"Forge-Task": job.slug, "Forge-Playbook": job.slug},
                 merge=False,
             )
-        except MergeRefused as exc:
-            if "moved while merging" in str(exc):
-                continue
-            raise
+        except TargetMoved:
+            continue
         job.update(playbook_status="committed", playbook_commit=str(commit))
         job.reporter.note(job.slug, f"playbook updated: {str(commit)[:12]}")
         return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,25 +25,17 @@ from leanforge.pipeline.job import BuildJob
 from leanforge.pipeline.lenses import Lens, panel
 from leanforge.pipeline.progress import APPROVED, BLOCKED, REVIEWING, WAITING
 from leanforge.prompts import render_prompt
-from leanforge.records import BUILDING, GATED, REVIEWED, Usage
+from leanforge.records import BUILDING, GATED, REVIEWED
 from leanforge.tasks import gate_task
 
 #: Characters of diff a reviewer is shown; the rest it can read with its tools.
 DIFF_LIMIT = 150_000
 
 
-class BuildStopped(Exception):
-    """The build cannot go on now (budget, model unavailable); the record says why."""
-
-
 @dataclass(frozen=True)
 class TestFile:
     path: str
     text: str
-
-
-def test_command(job: BuildJob) -> str:
-    return job.forge.config.gate.test_command.replace("{python}", "python")
 
 
 def budget_for(job: BuildJob, sessions: int = 1) -> float:
@@ -88,7 +79,7 @@ def engineer(job: BuildJob, attempt: Attempt, earlier: list[Attempt]) -> Attempt
         history=history.history_text(earlier),
         attempt=attempt.number,
         max_attempts=record.attempt_limit,
-        test_command=test_command(job),
+        test_command=job.forge.config.gate.agent_command,
         conflict=history.conflict_text(record.base_branch, attempt.conflicts),
     )
     summary, error = "", ""
@@ -109,7 +100,7 @@ def engineer(job: BuildJob, attempt: Attempt, earlier: list[Attempt]) -> Attempt
     except AgentStopped as exc:
         error = str(exc)
     finally:
-        job.reporter.spent(job.slug, _total(job))
+        job.reporter.spent(job.slug, job.record().total_usage)
     message = f"forge: {job.slug} attempt {attempt.number}\n\n{summary or error}\n"
     commit, _ = commit_worktree(Path(record.worktree), message, attempt.synced_target)
     if error:
@@ -153,14 +144,8 @@ def gate(job: BuildJob, attempt: Attempt, stage: str = "gate") -> tuple[Attempt,
     return job.log.save(updated), report
 
 
-def load_report(job: BuildJob, run: int) -> GateReport:
-    """A saved gate report, as the reviewers of that attempt are shown it."""
-    path = job.forge.store.gate_dir(job.slug) / f"{run:04d}.json"
-    return GateReport.from_json(json.loads(path.read_text(encoding="utf-8")))
-
-
-def diff_text(job: BuildJob) -> tuple[str, bool, list[str]]:
-    """The change from where the branch left the target to its head: patch, truncated?, files."""
+def diff_text(job: BuildJob) -> tuple[str, bool]:
+    """The change from where the branch left the target to its head: patch, and truncated?"""
     record = job.record()
     head = job.repo.branches.local[record.branch].peel(pygit2.Commit)
     base_id = job.repo.merge_base(job.target_tip().id, head.id) or pygit2.Oid(
@@ -168,9 +153,8 @@ def diff_text(job: BuildJob) -> tuple[str, bool, list[str]]:
     )
     base = job.repo[base_id].peel(pygit2.Commit)
     diff = base.tree.diff_to_tree(head.tree, context_lines=3)
-    files = sorted({d.new_file.path for d in diff.deltas} | {d.old_file.path for d in diff.deltas})
     patch = job.redact(diff.patch or "")
-    return patch[:DIFF_LIMIT], len(patch) > DIFF_LIMIT, files
+    return patch[:DIFF_LIMIT], len(patch) > DIFF_LIMIT
 
 
 def review(job: BuildJob, attempt: Attempt) -> Attempt:
@@ -187,8 +171,8 @@ def review(job: BuildJob, attempt: Attempt) -> Attempt:
         job.reporter.reviewer(job.slug, number, lens.name, state)
     todo = [(n, lens) for n, lens in enumerate(lenses, 1) if n not in done]
     if todo:
-        report = load_report(job, attempt.gate_run)
-        diff, truncated, _ = diff_text(job)
+        report = GateReport.from_json(job.forge.store.gate_report(job.slug, attempt.gate_run))
+        diff, truncated = diff_text(job)
         prompt = render_prompt(
             "reviewer.task.md.j2",
             slug=job.slug,
@@ -247,7 +231,7 @@ def review(job: BuildJob, attempt: Attempt) -> Attempt:
         with ThreadPoolExecutor(max_workers=len(todo)) as pool:
             for future in [pool.submit(one, n, lens) for n, lens in todo]:
                 future.result()
-        job.reporter.spent(job.slug, _total(job))
+        job.reporter.spent(job.slug, job.record().total_usage)
         attempt = current[0]
         if stops:
             raise stops[0]
@@ -269,10 +253,3 @@ def ensure_gated_status(job: BuildJob) -> None:
 def _state(attempt: Attempt, number: int) -> str:
     verdict = next(v for v in attempt.verdicts if v.reviewer == number)
     return APPROVED if verdict.approve else BLOCKED
-
-
-def _total(job: BuildJob) -> Usage:
-    total = Usage()
-    for usage in job.record().usage.values():
-        total = total + usage
-    return total
