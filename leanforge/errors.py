@@ -80,6 +80,14 @@ class TargetMoved(MergeRefused):
     """The target moved between planning a merge and committing it; plan again."""
 
 
+class LabNotLocked(UsageError):
+    """A lab must be locked (`forge lab lock`) before it runs."""
+
+
+class LabChanged(UsageError):
+    """A locked lab's evaluator, data or locked settings differ from the lock."""
+
+
 class UnmergedWork(UsageError):
     """Cleaning would delete work that has not been merged."""
 

@@ -18,7 +18,11 @@ from leanforge.state import atomic_write, atomic_write_json
 ACCEPTANCE = "acceptance"
 HOLDOUT = "holdout"
 SPEC = "spec"
-KINDS = (ACCEPTANCE, HOLDOUT, SPEC)
+#: A lab's locked parts: its evaluator's files, its data files, and its locked settings.
+EVALUATOR = "evaluator"
+DATA = "data"
+SETTINGS = "settings"
+KINDS = (ACCEPTANCE, HOLDOUT, SPEC, EVALUATOR, DATA, SETTINGS)
 MANIFEST_NAME = "manifest.json"
 
 

@@ -63,8 +63,11 @@ def make_model(forge: Forge) -> Model:
     return AnthropicModel(forge.anthropic_client, ttl=agent.cache_ttl)
 
 
-def transcript_path(forge: Forge, session_id: str, slug: str | None) -> Path:
-    folder = forge.store.transcripts_dir(slug) if slug else forge.paths.state_dir / "sessions"
+def transcript_path(
+    forge: Forge, session_id: str, slug: str | None, folder: Path | None = None
+) -> Path:
+    if folder is None:
+        folder = forge.store.transcripts_dir(slug) if slug else forge.paths.state_dir / "sessions"
     return folder / f"{session_id}.jsonl"
 
 
@@ -91,11 +94,13 @@ def run_session(
     budget_usd: float | None = None,
     read_only: bool | None = None,
     model: Model | None = None,
+    transcripts: Path | None = None,
 ) -> Outcome:
     """Run ``role`` in ``worktree`` until its final tool call; raises AgentStopped otherwise.
 
     ``model`` injects a Messages-API model (tests, demos); by default the configured backend
     is used. Reviewers, directors and critics are read-only unless ``read_only`` says otherwise.
+    ``transcripts`` is the folder for the transcript (default: the task's, or state/sessions).
     Usage is added to the task record of ``slug`` whether the session succeeds or not.
     """
     if role not in ROLES:
@@ -121,7 +126,7 @@ def run_session(
     if model is None and not claude:
         model = make_model(forge)
     session_id = f"{forge.clock.now():%Y%m%dT%H%M%S}-{role}-{random_token(3)}"
-    path = transcript_path(forge, session_id, slug)
+    path = transcript_path(forge, session_id, slug, transcripts)
     redactor = Redactor(secret_values(forge.env))
     runner: ToolLoop | ClaudeCodeAgent | None = None
     # Resolved before anything is written: a missing interpreter or sandbox fails cleanly.

@@ -85,6 +85,8 @@ class RunRequest:
     mounts: tuple[Mount, ...] = ()
     output_limit: int = 1_000_000
     stdin: bytes = b""
+    #: Open file descriptors the command inherits at the same numbers (a metric channel).
+    pass_fds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ class BwrapExecutor:
             timeout=request.timeout,
             output_limit=request.output_limit,
             stdin=request.stdin,
+            pass_fds=request.pass_fds,
         )
         return replace(result, executor=self.name)
 

@@ -39,5 +39,6 @@ class NoneExecutor:
             timeout=request.timeout,
             output_limit=request.output_limit,
             stdin=request.stdin,
+            pass_fds=request.pass_fds,
         )
         return replace(result, executor=self.name, warnings=(*result.warnings, self.warning))

@@ -45,6 +45,7 @@ def run_process(
     timeout: float,
     output_limit: int,
     stdin: bytes = b"",
+    pass_fds: tuple[int, ...] = (),
 ) -> RunResult:
     """Run ``argv`` to completion or until ``timeout`` seconds pass, whichever is first.
 
@@ -72,6 +73,7 @@ def run_process(
                 stdout=out,
                 stderr=err,
                 start_new_session=True,
+                pass_fds=pass_fds,
             )
         except OSError as exc:
             return RunResult(
