@@ -89,7 +89,7 @@ def _maybe(lab: LabRun, forge: Forge, role: str) -> None:
         lab.drop_worktree(forge, slug)
     with lab.ledger.locked():
         record = lab.ledger.get()
-        changes: dict[str, object] = {"spent_usd": record.spent_usd + cost}
+        changes: dict[str, object] = {"spent_usd": round(record.spent_usd + cost, 6)}
         # The count moves on even without an answer, so a failing advisor is not retried
         # after every experiment.
         if director:

@@ -147,6 +147,7 @@ def run_once(forge: Forge, config: LabConfig, worktree: Path, scratch: Path) -> 
     channel = scratch / f"channel-{os.urandom(6).hex()}"
     fd = os.open(channel, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
     lib = scratch / "lib"
+    home = Path(tempfile.mkdtemp(prefix="home-", dir=scratch))
     try:
         env = scrub_env(
             forge.env,
@@ -155,6 +156,8 @@ def run_once(forge: Forge, config: LabConfig, worktree: Path, scratch: Path) -> 
                 client.CHANNEL_ENV: str(fd),
                 "PYTHONPATH": str(lib),
                 "PYTHONDONTWRITEBYTECODE": "1",
+                "HOME": str(home),
+                "TMPDIR": str(home),
             },
         )
         result = forge.executor.run(
@@ -163,7 +166,11 @@ def run_once(forge: Forge, config: LabConfig, worktree: Path, scratch: Path) -> 
                 cwd=worktree,
                 env=bash_env(env, forge.python),
                 timeout=config.timeout,
-                mounts=(Mount(worktree, writable=False), Mount(lib, writable=False)),
+                mounts=(
+                    Mount(worktree, writable=False),
+                    Mount(lib, writable=False),
+                    Mount(home, writable=True),
+                ),
                 output_limit=OUTPUT_LIMIT,
                 pass_fds=(fd,),
             )

@@ -17,11 +17,12 @@ import pygit2
 
 from leanforge.agent.session import run_session
 from leanforge.errors import AgentStopped, BudgetExceeded
-from leanforge.git.branchwork import commit_worktree
+from leanforge.git.branchwork import commit_worktree, drop_ignored
 from leanforge.git.commits import signature
 from leanforge.lab import decide
 from leanforge.lab.evaluate import evaluate
 from leanforge.lab.ledger import Best
+from leanforge.lab.locking import still_locked
 from leanforge.lab.setup import in_scope
 from leanforge.prompts import render_prompt
 from leanforge.state import forge_lock
@@ -77,7 +78,10 @@ def work(lab: LabRun, forge: Forge, state: dict[str, Any], worktree: Path) -> di
     number = state["id"]
     lab.note(f"#{number}: worker starting from {state['start'][:12]}")
     error, hypothesis, summary, cost = "", "", "", 0.0
+    budget = lab.budget()
     try:
+        if budget is not None and budget <= 0:
+            raise BudgetExceeded("the run's cost cap was spent before this worker started")
         outcome = run_session(
             forge,
             role="lab_worker",
@@ -85,20 +89,24 @@ def work(lab: LabRun, forge: Forge, state: dict[str, Any], worktree: Path) -> di
             prompt=worker_prompt(lab, state),
             worktree=worktree,
             model_id=lab.model("lab_worker"),
-            budget_usd=lab.budget(),
+            budget_usd=budget,
             transcripts=lab.paths.transcripts,
         )
         hypothesis = str(outcome.final.get("hypothesis", "")).strip()
         summary = str(outcome.final.get("summary", "")).strip()
         cost = outcome.usage.cost_usd
     except BudgetExceeded as exc:
-        error, cost = f"the run's cost cap stopped the worker: {exc}", exc.cost_usd
-        lab.halt("cost cap reached (--max-cost)")
+        cost = exc.cost_usd
+        if budget is not None and budget < forge.config.budgets.session_usd:
+            error = f"the run's cost cap stopped the worker: {exc}"
+            lab.halt("cost cap reached (--max-cost)")
+        else:  # the per-session cap (budgets.session_usd): this worker failed, the run goes on
+            error = f"the worker hit budgets.session_usd: {exc}"
     except AgentStopped as exc:
         error, cost = f"the worker stopped without submitting: {exc}", exc.cost_usd
     message = f"lab {lab.config.name}: experiment {number}\n\n{hypothesis or error}\n"
     commit, _ = commit_worktree(worktree, message)
-    lab.ledger.change(spent_usd=lab.ledger.get().spent_usd + cost)
+    lab.ledger.spend(cost)
     return lab.ledger.save_experiment(
         {
             **state,
@@ -112,20 +120,27 @@ def work(lab: LabRun, forge: Forge, state: dict[str, Any], worktree: Path) -> di
     )
 
 
-def keep_commit(lab: LabRun, forge: Forge, number: int, commit: str) -> str:
-    """Move the lab branch to the kept tree; a commit on top when the best moved meanwhile."""
+def keep_commit(lab: LabRun, forge: Forge, number: int, commit: str, hypothesis: str) -> str:
+    """Put the kept tree on the lab branch as one commit whose parent is the branch's tip.
+
+    The worker's own commit is used when it already sits on the tip; otherwise (another
+    experiment was kept meanwhile, or this one fixed a crashed experiment) a new commit of
+    exactly the measured tree is made, so the branch stays a line of kept trees and the
+    experiment's own history stays on its archive ref.
+    """
     repo = forge.repo
     with forge_lock(forge.paths):
         branch = repo.branches.local[lab.paths.branch]
         tip = branch.target
         exp = repo[pygit2.Oid(hex=commit)].peel(pygit2.Commit)
         new = exp.id
-        if not exp.parent_ids or exp.parent_ids[0] != tip:
-            # Another experiment was kept since this one started: record the measured tree
-            # exactly, with both histories as parents.
+        if exp.parent_ids != [tip]:
             who = signature(repo)
-            text = f"lab {lab.config.name}: keep experiment {number}\n\n(measured on this tree)\n"
-            new = repo.create_commit(None, who, who, text, exp.tree_id, [tip, exp.id])
+            text = (
+                f"lab {lab.config.name}: experiment {number}\n\n{hypothesis}\n\n"
+                f"Measured on this tree; the experiment's own commit is {lab.paths.archive_ref(number)}.\n"
+            )
+            new = repo.create_commit(None, who, who, text, exp.tree_id, [tip])
         branch.set_target(new, f"forge lab {lab.config.name}: keep experiment {number}")
     return str(new)
 
@@ -155,6 +170,9 @@ def judge(lab: LabRun, forge: Forge, state: dict[str, Any], worktree: Path) -> d
             "status": decide.REJECTED,
             "error": f"changed files outside --edit ({', '.join(lab.config.edit)}): {', '.join(outside)}",
         }
+    still_locked(forge, lab.config.name, lab.pristine.digest)
+    # The measured files must be the committed ones: ignored files the commit leaves out go.
+    drop_ignored(worktree)
     lab.note(f"#{number}: evaluating {commit[:12]} ({lab.repeats} run(s))")
     result = evaluate(forge, lab.config, worktree, lab.pristine.files, lab.repeats)
     if not result.ok or result.measure is None:
@@ -178,7 +196,7 @@ def judge(lab: LabRun, forge: Forge, state: dict[str, Any], worktree: Path) -> d
             return row
         row["decision"] = why
         if kept:
-            tip = keep_commit(lab, forge, number, commit)
+            tip = keep_commit(lab, forge, number, commit, state.get("hypothesis", ""))
             row.update(status=decide.KEPT, commit=tip)
             lab.ledger.put(
                 dataclasses.replace(

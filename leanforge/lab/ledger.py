@@ -53,7 +53,7 @@ class LabRecord:
     locked_at: str = ""
     #: lock and unlock events: {"at", "event", "sha256", "note"}.
     history: tuple[dict[str, str], ...] = ()
-    #: The starting code's measure under the current lock: {"commit", "mean", "std", "lock", "samples"}.
+    #: The starting code's measure under the current lock: {"commit", "mean", "std", "lock"}.
     baseline: dict[str, Any] = field(default_factory=dict)
     best: Best | None = None
     next_id: int = 1
@@ -179,6 +179,14 @@ class Ledger:
         """Change record fields under the record lock; return the new record."""
         with self.locked():
             updated = dataclasses.replace(self.get(), **changes)
+            self.put(updated)
+        return updated
+
+    def spend(self, usd: float) -> LabRecord:
+        """Add what a session cost to the lab's spending (read and written under the lock)."""
+        with self.locked():
+            record = self.get()
+            updated = dataclasses.replace(record, spent_usd=round(record.spent_usd + usd, 6))
             self.put(updated)
         return updated
 

@@ -156,3 +156,15 @@ def verify(forge: Forge, config: LabConfig) -> Pristine:
         entry.path: pristine[entry.path] for entry in manifest.files if entry.kind != lock.SETTINGS
     }
     return Pristine(digest=manifest.digest, files=files)
+
+
+def still_locked(forge: Forge, name: str, digest: str) -> None:
+    """Check, before an evaluation, that the lock a run started with is the lock on disk, intact."""
+    paths = LabPaths(forge.paths, name)
+    record = Ledger(paths).get()
+    if record.lock_sha256 != digest:
+        raise LabChanged(
+            f"lab {name} was unlocked or re-locked during this run; start `forge lab run {name}` again"
+        )
+    manifest = lock.read_manifest(paths.lock_dir, digest)
+    lock.read_pristine(paths.lock_dir, manifest)

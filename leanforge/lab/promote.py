@@ -72,8 +72,6 @@ def promote(
     best = record.best
     if best is None or not record.baseline:
         raise UsageError(f"lab {config.name} has not run yet; `forge lab run {config.name}` first")
-    if best.commit == record.baseline.get("commit"):
-        raise UsageError(f"lab {config.name} has kept no improvement yet; nothing to promote")
     rows = ledger.rows()
     slug = paths.worktree_slug("promote")
     with merge_lock(forge.paths):
@@ -114,8 +112,7 @@ def promote(
                 found = _review(
                     forge, config, worktree, base, rows, reviewers, lenses, model, note, tests
                 )
-                spent = sum(v.cost_usd for v in found)
-                ledger.change(spent_usd=ledger.get().spent_usd + spent)
+                ledger.spend(sum(v.cost_usd for v in found))
                 if not verdicts.panel_approves(found, reviewers):
                     blocks = [f"{v.lens}: {b.title}" for v in found for b in v.blockers]
                     why = "; ".join(blocks) or "; ".join(v.problem for v in found if v.problem)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pygit2
 
+from leanforge.agent.session import make_model
 from leanforge.clock import iso
 from leanforge.context import Forge
 from leanforge.errors import ForgeError, UsageError
@@ -291,6 +292,8 @@ class LabRun:
     def run(self) -> RunSummary:
         with self.ledger.running():
             self.pristine = verify(self.forge, self.config)
+            if self.forge.config.agent.backend != "claude-code":
+                make_model(self.forge)  # no key, a bad script: fail before anything is made
             self.ensure_branch()
             record = self.baseline(self.ledger.get())
             self.spent_at_start = record.spent_usd

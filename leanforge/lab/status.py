@@ -82,13 +82,14 @@ def table(rows: Sequence[Mapping[str, Any]], limit: int = 40) -> list[str]:
     """One line per experiment (the last ``limit``)."""
     lines = [f"{'#':>4}  {'status':<9}  {'mean ± std':<22}  {'cost':>8}  {'time':>7}  hypothesis"]
     for row in list(rows)[-limit:]:
-        text = str(row.get("hypothesis") or "")
+        text = " ".join(str(row.get("hypothesis") or "").split())
         if row.get("error"):
-            text = f"{text} [{row['error']}]".strip()
-        text = " ".join(text.split())
+            # The end of an error says most (the exception, the failing check).
+            lines = [line.strip() for line in str(row["error"]).splitlines() if line.strip()]
+            text = f"{text} [{lines[-1][-120:]}]".strip()
         lines.append(
             f"{row['id']:>4}  {row.get('status', ''):<9}  {decide.measure_text(row):<22}  "
-            f"${row.get('cost_usd', 0.0):>7.4f}  {row.get('duration_s', 0.0):>6.1f}s  {text[:90]}"
+            f"${row.get('cost_usd', 0.0):>7.4f}  {row.get('duration_s', 0.0):>6.1f}s  {text[:160]}"
         )
     return lines
 
