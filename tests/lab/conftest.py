@@ -56,7 +56,13 @@ def write_algo(source: str) -> Reply:
 
 
 def write_file(path: str, source: str) -> Reply:
-    return reply([tool_use("bash", {"command": f"mkdir -p $(dirname {path}); cat > {path} <<'PY'\n{source}PY"})])
+    return reply(
+        [
+            tool_use(
+                "bash", {"command": f"mkdir -p $(dirname {path}); cat > {path} <<'PY'\n{source}PY"}
+            )
+        ]
+    )
 
 
 def submit(hypothesis: str = "fewer steps", summary: str = "changed STEPS") -> Reply:
@@ -158,7 +164,9 @@ class Lab:
         ).stdout
 
 
-def make_lab_repo(root: Path, run_git: Callable[..., str], *, steps: int = 100, noise: float = 0.0) -> None:
+def make_lab_repo(
+    root: Path, run_git: Callable[..., str], *, steps: int = 100, noise: float = 0.0
+) -> None:
     root.mkdir(parents=True)
     run_git("init", "-q", "-b", "main", cwd=root)
     (root / "algo.py").write_text(algo(steps))
@@ -186,7 +194,10 @@ def server() -> Iterator[MessagesServer]:
 
 @pytest.fixture
 def lab_factory(
-    tmp_path: Path, server: MessagesServer, run_git: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    server: MessagesServer,
+    run_git: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Callable[..., Lab]:
     """Make a repository with lab ``speed`` initialised and locked (``noise``: evaluator sigma)."""
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
@@ -196,9 +207,21 @@ def lab_factory(
         make_lab_repo(root, run_git, noise=noise)
         made = Lab(root=root, server=server)
         done = made.forge(
-            "lab", "init", NAME, "--eval", "python bench/evaluate.py", "--metric", "steps",
-            "--direction", "min", "--edit", "algo.py", "--data", "bench/noise.txt",
-            "--timeout", "60",
+            "lab",
+            "init",
+            NAME,
+            "--eval",
+            "python bench/evaluate.py",
+            "--metric",
+            "steps",
+            "--direction",
+            "min",
+            "--edit",
+            "algo.py",
+            "--data",
+            "bench/noise.txt",
+            "--timeout",
+            "60",
         )
         assert done.returncode == 0, done.stderr
         toml = root / ".forge" / "labs" / NAME / "lab.toml"
