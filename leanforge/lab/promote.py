@@ -72,6 +72,15 @@ def promote(
     best = record.best
     if best is None or not record.baseline:
         raise UsageError(f"lab {config.name} has not run yet; `forge lab run {config.name}` first")
+    repo = forge.repo
+    lab_tip = repo.branches.local.get(paths.branch)
+    target = repo.branches.local.get(config.target)
+    if lab_tip is None or target is None:
+        raise UsageError(f"lab {config.name}'s branch or its target {config.target!r} is missing")
+    if lab_tip.target == target.target or repo.descendant_of(target.target, lab_tip.target):
+        raise UsageError(
+            f"lab {config.name} has kept nothing that {config.target} lacks; nothing to promote"
+        )
     rows = ledger.rows()
     slug = paths.worktree_slug("promote")
     with merge_lock(forge.paths):

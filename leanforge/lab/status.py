@@ -85,8 +85,8 @@ def table(rows: Sequence[Mapping[str, Any]], limit: int = 40) -> list[str]:
         text = " ".join(str(row.get("hypothesis") or "").split())
         if row.get("error"):
             # The end of an error says most (the exception, the failing check).
-            lines = [line.strip() for line in str(row["error"]).splitlines() if line.strip()]
-            text = f"{text} [{lines[-1][-120:]}]".strip()
+            tail = [part.strip() for part in str(row["error"]).splitlines() if part.strip()]
+            text = f"{text} [{(tail or [''])[-1][-120:]}]".strip()
         lines.append(
             f"{row['id']:>4}  {row.get('status', ''):<9}  {decide.measure_text(row):<22}  "
             f"${row.get('cost_usd', 0.0):>7.4f}  {row.get('duration_s', 0.0):>6.1f}s  {text[:160]}"
