@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 
 #: The environment variable that names the channel's file descriptor.
 CHANNEL_ENV = "FORGE_LAB_FD"
+#: Which of the R runs of one evaluation this is (1-based): a seed for stochastic benchmarks.
+REPEAT_ENV = "FORGE_LAB_REPEAT"
 #: The largest report forge reads, in bytes.
 REPORT_LIMIT = 65_536
 

@@ -142,8 +142,14 @@ def _client_dir(root: Path) -> Path:
     return lib
 
 
-def run_once(forge: Forge, config: LabConfig, worktree: Path, scratch: Path) -> EvalRun:
-    """One evaluator run on ``worktree`` (mounted read-only), reading its own fresh channel."""
+def run_once(
+    forge: Forge, config: LabConfig, worktree: Path, scratch: Path, repeat: int = 1
+) -> EvalRun:
+    """One evaluator run on ``worktree`` (mounted read-only), reading its own fresh channel.
+
+    ``repeat`` (1-based) is passed as ``FORGE_LAB_REPEAT``, so a stochastic benchmark can seed
+    from it and repeat the same R draws for every candidate.
+    """
     channel = scratch / f"channel-{os.urandom(6).hex()}"
     fd = os.open(channel, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
     lib = scratch / "lib"
@@ -154,6 +160,7 @@ def run_once(forge: Forge, config: LabConfig, worktree: Path, scratch: Path) -> 
             passthrough=forge.config.sandbox.env_passthrough,
             extra={
                 client.CHANNEL_ENV: str(fd),
+                client.REPEAT_ENV: str(repeat),
                 "PYTHONPATH": str(lib),
                 "PYTHONDONTWRITEBYTECODE": "1",
                 "HOME": str(home),
@@ -215,8 +222,8 @@ def evaluate(
     try:
         _client_dir(scratch)
         runs: list[EvalRun] = []
-        for _ in range(repeats):
-            run = run_once(forge, config, worktree, scratch)
+        for repeat in range(1, repeats + 1):
+            run = run_once(forge, config, worktree, scratch, repeat)
             runs.append(run)
             if run.error:
                 break
