@@ -11,7 +11,6 @@ import tempfile
 from pathlib import Path
 
 from leanforge.agent import pricing
-from leanforge.agent.anthropic_model import AnthropicModel
 from leanforge.agent.claude_code import ClaudeCodeAgent, find_claude
 from leanforge.agent.limits import Limits
 from leanforge.agent.loop import Job, Outcome, ToolLoop
@@ -60,6 +59,9 @@ def make_model(forge: Forge) -> Model:
                 'agent.backend = "scripted" needs agent.script (or FORGE_SCRIPT): a JSON list of turns'
             )
         return forge.scripted_model
+    # Imported here: the SDK takes over a second to import, and most commands never call it.
+    from leanforge.agent.anthropic_model import AnthropicModel
+
     return AnthropicModel(forge.anthropic_client, ttl=agent.cache_ttl)
 
 
