@@ -208,10 +208,19 @@ class MessagesServer:
         with self._lock:
             self._steps.extend(steps)
 
-    def message_requests(self) -> list[Captured]:
-        """The ``POST /v1/messages`` requests received, in order."""
+    def message_requests(self, key: str | None = None) -> list[Captured]:
+        """The ``POST /v1/messages`` requests received, in order; with ``key``, only that route's."""
         with self._lock:
-            return [r for r in self.requests if r.method == "POST" and r.path == MESSAGES_PATH]
+            got = [r for r in self.requests if r.method == "POST" and r.path == MESSAGES_PATH]
+        return [r for r in got if key is None or key in body_keys(r.body)]
+
+    @staticmethod
+    def prompt(request: Captured) -> str:
+        """A request's first user message (the session's task prompt) as text."""
+        content = request.body["messages"][0]["content"]
+        if isinstance(content, str):
+            return content
+        return "\n".join(b.get("text", "") for b in content if b.get("type") == "text")
 
     def start(self) -> MessagesServer:
         """Bind a free port and serve from a daemon thread."""

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from leanforge.agent.fake_server import Captured, MessagesServer, Reply, reply, tool_use
-from leanforge.agent.routing import body_keys
 
 KEY = "sk-ant-api03-" + "l4b0" * 15
 NAME = "speed"
@@ -152,14 +151,11 @@ class Lab:
         return data
 
     def requests(self, key: str | None = None) -> list[Captured]:
-        got = self.server.message_requests()
-        return [r for r in got if key is None or key in body_keys(r.body)]
+        return self.server.message_requests(key)
 
     def prompt(self, request: Captured) -> str:
-        content = request.body["messages"][0]["content"]
-        if isinstance(content, str):
-            return content
-        return "\n".join(b.get("text", "") for b in content if b.get("type") == "text")
+        """The first user message of a request (the task prompt) as text."""
+        return self.server.prompt(request)
 
     def git(self, *args: str) -> str:
         return subprocess.run(
@@ -187,6 +183,31 @@ def make_lab_repo(
     (root / ".gitignore").write_text("__pycache__/\n")
     run_git("add", "-A", cwd=root)
     run_git("commit", "-q", "-m", "base", cwd=root)
+
+
+@pytest.fixture
+def small_repo(tmp_path: Path, run_git: Callable[..., str]) -> Callable[..., Path]:
+    """Make ``tmp_path/proj``: algo.py (``STEPS = 100``) and, if given, bench files; one commit.
+
+    ``files`` maps repo-relative paths to text, e.g. ``{"bench/evaluate.py": EVALUATOR}``.
+    """
+
+    def make(files: dict[str, str] | None = None) -> Path:
+        root = tmp_path / "proj"
+        root.mkdir()
+        run_git("init", "-q", "-b", "main", cwd=root)
+        for rel, text in {
+            "algo.py": "STEPS = 100\n",
+            ".gitignore": "__pycache__/\n",
+            **(files or {}),
+        }.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text)
+        run_git("add", "-A", cwd=root)
+        run_git("commit", "-q", "-m", "base", cwd=root)
+        return root
+
+    return make
 
 
 @pytest.fixture

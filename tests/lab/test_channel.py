@@ -162,20 +162,9 @@ time.sleep(30)
 """
 
 
-def make_repo(root: Path, run_git: Callable[..., str]) -> None:
-    root.mkdir()
-    run_git("init", "-q", "-b", "main", cwd=root)
-    (root / "algo.py").write_text("STEPS = 100\n")
-    (root / ".gitignore").write_text("__pycache__/\n")
-    run_git("add", "-A", cwd=root)
-    run_git("commit", "-q", "-m", "base", cwd=root)
-
-
 @pytest.fixture
-def repo(tmp_path: Path, run_git: Callable[..., str]) -> Path:
-    root = tmp_path / "proj"
-    make_repo(root, run_git)
-    return root
+def repo(small_repo: Callable[..., Path]) -> Path:
+    return small_repo()
 
 
 def forge_at(root: Path, sandbox: str) -> Forge:

@@ -92,21 +92,12 @@ def one_line_error(done: Result, expect: int = 2) -> str:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, run_git: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+def repo(small_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> Cli:
     """A project with algo.py and bench/evaluate.py, no lab yet."""
     for secret in ("ANTHROPIC_API_KEY", "FORGE_LAB_FD"):
         monkeypatch.delenv(secret, raising=False)
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    root = tmp_path / "proj"
-    root.mkdir()
-    run_git("init", "-q", "-b", "main", cwd=root)
-    (root / "algo.py").write_text("STEPS = 100\n")
-    (root / "bench").mkdir()
-    (root / "bench" / "evaluate.py").write_text(EVALUATOR)
-    (root / "bench" / "noise.txt").write_text("0\n")
-    (root / ".gitignore").write_text("__pycache__/\n")
-    run_git("add", "-A", cwd=root)
-    run_git("commit", "-q", "-m", "base", cwd=root)
+    root = small_repo({"bench/evaluate.py": EVALUATOR, "bench/noise.txt": "0\n"})
     return Cli(root, monkeypatch)
 
 

@@ -70,16 +70,8 @@ def worker_session(steps: int) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def root(tmp_path: Path, run_git: Callable[..., str]) -> Path:
-    root = tmp_path / "proj"
-    root.mkdir()
-    run_git("init", "-q", "-b", "main", cwd=root)
-    (root / "algo.py").write_text("STEPS = 100\n")
-    (root / "bench").mkdir()
-    (root / "bench" / "evaluate.py").write_text(EVALUATOR)
-    (root / ".gitignore").write_text("__pycache__/\n")
-    run_git("add", "-A", cwd=root)
-    run_git("commit", "-q", "-m", "base", cwd=root)
+def root(tmp_path: Path, small_repo: Callable[..., Path]) -> Path:
+    root = small_repo({"bench/evaluate.py": EVALUATOR})
     turns = [turn for i in range(1, 11) for turn in worker_session(100 - 5 * i)]
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"turns": [], "routes": {"lab_worker": turns}}))

@@ -121,17 +121,9 @@ class Repo:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, run_git: Callable[..., str]) -> Repo:
+def repo(small_repo: Callable[..., Path]) -> Repo:
     """A repository with lab ``speed`` initialised in-process (not locked)."""
-    root = tmp_path / "proj"
-    root.mkdir()
-    run_git("init", "-q", "-b", "main", cwd=root)
-    (root / "algo.py").write_text("STEPS = 100\n")
-    (root / "bench").mkdir()
-    (root / "bench" / "evaluate.py").write_text(EVALUATOR)
-    (root / "bench" / "noise.txt").write_text("100\n")
-    run_git("add", "-A", cwd=root)
-    run_git("commit", "-q", "-m", "base", cwd=root)
+    root = small_repo({"bench/evaluate.py": EVALUATOR, "bench/noise.txt": "100\n"})
     made = Repo(root)
     forge = open_forge(root)
     init_lab(

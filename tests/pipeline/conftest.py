@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from leanforge.agent.fake_server import Captured, MessagesServer, Reply, reply, tool_use
-from leanforge.agent.routing import body_keys
 
 KEY = "sk-ant-api03-" + "p1pe" * 15
 RIGHT = "def add(a, b):\n    return a + b\n"
@@ -130,15 +129,11 @@ class Pipeline:
         assert done.returncode == 0, done.stderr
 
     def requests(self, key: str | None = None) -> list[Captured]:
-        got = self.server.message_requests()
-        return [r for r in got if key is None or key in body_keys(r.body)]
+        return self.server.message_requests(key)
 
     def prompt(self, request: Captured) -> str:
         """The first user message of a request (the task prompt) as text."""
-        content = request.body["messages"][0]["content"]
-        if isinstance(content, str):
-            return content
-        return "\n".join(b.get("text", "") for b in content if b.get("type") == "text")
+        return self.server.prompt(request)
 
     def record(self, slug: str | None = None) -> dict[str, Any]:
         path = self.root / ".git/forge/tasks" / (slug or self.slug) / "task.json"
