@@ -104,6 +104,19 @@ class ModelUnavailable(ForgeError):
     """The model API failed for good: retries exhausted, a bad request, or no connection."""
 
 
+class GitHubError(ForgeError):
+    """The GitHub API failed for good: no token, a refused request, or retries and waits exhausted."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        #: The HTTP status of the last response, or None when there was none (no connection).
+        self.status = status
+
+
+class PushRejected(ForgeError):
+    """A git remote refused a push (the branch moved there, or a rule protects it)."""
+
+
 class AgentStopped(ForgeError):
     """An agent session ended without a valid final answer; nothing it did counts.
 

@@ -42,13 +42,14 @@ def cli(ctx: click.Context) -> None:
       forge gate SLUG                     run the hardened gate on a worktree by hand
       forge list / show SLUG / clean      inspect and tidy tasks
       forge lab init|check|lock|run|status|promote NAME   metric mode
+      forge gh run --event PATH           the GitHub Action's entry point
     """
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 
 
 def _register() -> None:
-    from leanforge.cli import build, demo, gate, init, lab, spec, tasks
+    from leanforge.cli import build, demo, gate, gh, init, lab, spec, tasks
 
     cli.add_command(init.init)
     cli.add_command(spec.spec)
@@ -56,6 +57,7 @@ def _register() -> None:
     cli.add_command(build.build)
     cli.add_command(demo.demo)
     cli.add_command(lab.lab)
+    cli.add_command(gh.gh)
     cli.add_command(tasks.list_tasks)
     cli.add_command(tasks.show)
     cli.add_command(tasks.clean)

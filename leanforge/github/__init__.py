@@ -1,0 +1,1 @@
+"""GitHub access for the Action: a small REST client and a local fake of the API for tests."""
