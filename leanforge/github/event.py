@@ -103,7 +103,8 @@ def decide(trigger: Trigger, label: str) -> tuple[bool, str]:
             return False, "comment has no /forge command"
         if trigger.is_pull:
             return False, "comment is on a pull request"
-        if wanted not in {name.casefold() for name in trigger.labels}:
+        # `/forge build` asks for a first run on any issue; `/forge retry` re-runs one forge owns.
+        if trigger.command == "retry" and wanted not in {n.casefold() for n in trigger.labels}:
             return False, f"issue does not carry label {label!r}"
         return True, f"comment asks /forge {trigger.command}"
     return False, f"event {trigger.event!r} is not handled"

@@ -115,9 +115,14 @@ def test_a_comment_without_a_command_is_skipped() -> None:
     assert decide(trigger, "forge") == (False, "comment has no /forge command")
 
 
-def test_a_command_on_an_issue_without_the_label_is_skipped() -> None:
+def test_a_retry_on_an_issue_without_the_label_is_skipped() -> None:
     trigger = parse_event("issue_comment", commented("/forge retry", labels=("bug",)))
     assert decide(trigger, "forge") == (False, "issue does not carry label 'forge'")
+
+
+def test_a_build_command_runs_on_an_issue_without_the_label() -> None:
+    trigger = parse_event("issue_comment", commented("/forge build", labels=("bug",)))
+    assert decide(trigger, "forge") == (True, "comment asks /forge build")
 
 
 def test_edited_comments_are_skipped() -> None:
