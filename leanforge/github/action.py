@@ -74,10 +74,15 @@ class ProgressComment:
         self.comment_id = 0
 
     def find(self) -> None:
+        """Adopt forge's comment from an earlier run (the newest), so a retry edits the same one.
+
+        Only a bot's comment counts (forge comments as github-actions or as an app): anyone
+        can post a comment that starts with the marker.
+        """
         for comment in self.github.issue_comments(self.repo, self.number):
-            if str(comment.get("body", "")).startswith(report.MARKER):
+            user = comment.get("user") or {}
+            if str(comment.get("body", "")).startswith(report.MARKER) and user.get("type") == "Bot":
                 self.comment_id = int(comment["id"])
-        # The newest one wins; older ones (from runs before) are left as they are.
 
     def show(self, board: report.Board) -> None:
         if board == self.board and self.comment_id:
