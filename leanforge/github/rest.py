@@ -164,7 +164,7 @@ class RestClient:
 
     def create_comment(self, repo: str, number: int, body: str) -> dict[str, Any]:
         path = f"/repos/{_repo(repo)}/issues/{number}/comments"
-        return self._json("POST", path, {"body": body})
+        return self._json("POST", path, {"body": body}, idempotent=False)
 
     def update_comment(self, repo: str, comment_id: int, body: str) -> dict[str, Any]:
         path = f"/repos/{_repo(repo)}/issues/comments/{comment_id}"
@@ -182,7 +182,7 @@ class RestClient:
         self, repo: str, *, title: str, head: str, base: str, body: str
     ) -> dict[str, Any]:
         payload = {"title": title, "head": head, "base": base, "body": body}
-        return self._json("POST", f"/repos/{_repo(repo)}/pulls", payload)
+        return self._json("POST", f"/repos/{_repo(repo)}/pulls", payload, idempotent=False)
 
     def find_pull(self, repo: str, *, head: str, base: str) -> dict[str, Any] | None:
         owner = repo.split("/", 1)[0]
@@ -194,8 +194,10 @@ class RestClient:
     def update_pull(self, repo: str, number: int, *, body: str) -> dict[str, Any]:
         return self._json("PATCH", f"/repos/{_repo(repo)}/pulls/{number}", {"body": body})
 
-    def _json(self, method: str, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        data = self._send(method, path, payload).data
+    def _json(
+        self, method: str, path: str, payload: dict[str, Any], *, idempotent: bool = True
+    ) -> dict[str, Any]:
+        data = self._send(method, path, payload, idempotent=idempotent).data
         return dict(data) if isinstance(data, dict) else {}
 
     def _relative(self, url: str | None) -> str | None:
@@ -213,8 +215,14 @@ class RestClient:
         payload: dict[str, Any] | None = None,
         *,
         missing_ok: bool = False,
+        idempotent: bool = True,
     ) -> Response:
-        """One API call with retries; with ``missing_ok`` a 404 is a reply (data None), not an error."""
+        """One API call with retries; with ``missing_ok`` a 404 is a reply (data None), not an error.
+
+        A request that creates something (``idempotent=False``) is retried only after a rate
+        limit, which GitHub answers before doing anything: after a 5xx or a lost connection it
+        may already have been applied, and a retry would make a second comment or pull request.
+        """
         where = f"{method} {urlsplit(path).path}"
         attempt = 0
         while True:
@@ -224,6 +232,8 @@ class RestClient:
             if status == 404 and missing_ok:
                 return Response(status, headers, None)
             delay = retry_delay(status, headers, text, attempt, self._now())
+            if not idempotent and (status is None or status >= 500):
+                delay = None
             if delay is None:
                 raise GitHubError(_refused(where, status, text), status=status)
             if attempt >= self.max_retries:

@@ -400,3 +400,21 @@ def test_next_link_reads_only_rel_next() -> None:
     assert next_link(link) == "https://api.github.com/x?page=3"
     assert next_link('<https://api.github.com/x?page=1>; rel="first"') is None
     assert next_link("") is None
+
+
+def test_creating_a_comment_is_not_retried_after_a_server_error(
+    github: FakeGitHub, client: RestClient, clock: Clock
+) -> None:
+    """A 502 may come after GitHub made the comment: retrying could make a second one."""
+    github.fail(502, method="POST")
+    with pytest.raises(GitHubError, match="502"):
+        client.create_comment("o/r", 5, "hello")
+    assert clock.sleeps == [] and github.comments == {}
+
+
+def test_creating_a_comment_is_retried_after_a_rate_limit(
+    github: FakeGitHub, client: RestClient, clock: Clock
+) -> None:
+    github.fail(429, headers={"retry-after": "3"}, method="POST")
+    client.create_comment("o/r", 5, "hello")
+    assert clock.sleeps == [3.0] and len(github.comments) == 1
