@@ -15,13 +15,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 from leanforge.agent import fake_cache
 from leanforge.agent.routing import body_keys
+from leanforge.localhttp import Answer, LocalServer
 
 MESSAGES_PATH = "/v1/messages"
 
@@ -95,22 +94,14 @@ def error(
     return Failure(status, error_type, message, dict(headers or {}))
 
 
-@dataclass(frozen=True)
-class _Response:
-    status: int
-    headers: dict[str, str]
-    chunks: list[bytes]
-    delay: float = 0.0
-
-
 def _json_response(
     status: int, payload: dict[str, Any], headers: dict[str, str], delay: float = 0.0
-) -> _Response:
+) -> Answer:
     data = json.dumps(payload).encode()
-    return _Response(status, {"content-type": "application/json", **headers}, [data], delay)
+    return Answer(status, {"content-type": "application/json", **headers}, [data], delay)
 
 
-def _error_response(failure: Failure, request_id: str) -> _Response:
+def _error_response(failure: Failure, request_id: str) -> Answer:
     payload = {"type": "error", "error": {"type": failure.error_type, "message": failure.message}}
     return _json_response(failure.status, payload, {"request-id": request_id, **failure.headers})
 
@@ -159,7 +150,7 @@ def _sse(event: dict[str, Any]) -> bytes:
     return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
 
 
-class MessagesServer:
+class MessagesServer(LocalServer):
     """A scripted Messages API on ``127.0.0.1`` at a random port; use as a context manager."""
 
     def __init__(
@@ -178,15 +169,6 @@ class MessagesServer:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._tool_ids = itertools.count(1)
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """The base URL to hand the SDK, e.g. ``http://127.0.0.1:40123``."""
-        if self._httpd is None:
-            raise RuntimeError("MessagesServer is not started")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     @property
     def pending(self) -> int:
@@ -222,34 +204,8 @@ class MessagesServer:
             return content
         return "\n".join(b.get("text", "") for b in content if b.get("type") == "text")
 
-    def start(self) -> MessagesServer:
-        """Bind a free port and serve from a daemon thread."""
-        if self._httpd is None:
-            self._httpd = _HTTPServer(self)
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            if self._thread is not None:
-                self._thread.join()
-            self._httpd = self._thread = None
-
-    def __enter__(self) -> MessagesServer:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _respond(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> _Response:
+    def answer(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> Answer:
+        path = urlsplit(target).path
         # One request at a time: step order, ids and the cache must not interleave under retries.
         with self._lock:
             n = next(self._ids)
@@ -268,7 +224,7 @@ class MessagesServer:
                 return _error_response(failure, request_id)
             return self._answer(body, n, request_id)
 
-    def _answer(self, body: dict[str, Any], n: int, request_id: str) -> _Response:
+    def _answer(self, body: dict[str, Any], n: int, request_id: str) -> Answer:
         pieces = fake_cache.layout(body)
         why = fake_cache.refusal(pieces, self.context_window)
         if why is not None:
@@ -305,52 +261,10 @@ class MessagesServer:
         if body.get("stream") is True:
             chunks = [_sse(event) for event in stream_events(message)]
             headers = {"content-type": "text/event-stream", "request-id": request_id}
-            return _Response(200, headers, chunks, step.delay)
+            return Answer(200, headers, chunks, step.delay)
         return _json_response(200, message, {"request-id": request_id}, step.delay)
 
     def _with_id(self, block: dict[str, Any]) -> dict[str, Any]:
         if block.get("type") == "tool_use" and not block.get("id"):
             return {**block, "id": f"toolu_fake_{next(self._tool_ids)}"}
         return dict(block)
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, app: MessagesServer) -> None:
-        self.app = app
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay silent: stderr belongs to the tests and benchmarks using the server."""
-
-    def _handle(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        app = cast(_HTTPServer, self.server).app
-        response = app._respond(self.command, urlsplit(self.path).path, headers, raw)
-        # Sleep outside the lock, so a client that timed out can retry while this one waits.
-        time.sleep(response.delay)
-        self.close_connection = True
-        try:
-            self.send_response(response.status)
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.send_header("content-length", str(sum(map(len, response.chunks))))
-            self.send_header("connection", "close")
-            self.end_headers()
-            for chunk in response.chunks:
-                self.wfile.write(chunk)
-                self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (a timeout test); nothing is left to tell it

@@ -13,10 +13,10 @@ import threading
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from leanforge.localhttp import Answer, LocalServer
 
 DOCS_URL = "https://docs.github.com/rest"
 _ROLE_PERMISSION = {"maintain": "write", "triage": "read"}
@@ -65,7 +65,7 @@ def _error(status: int, message: str = "", headers: dict[str, str] | None = None
     return _Response(status, {"message": text, "documentation_url": DOCS_URL}, dict(headers or {}))
 
 
-class FakeGitHub:
+class FakeGitHub(LocalServer):
     """A GitHub REST API on ``127.0.0.1`` at a random port; use as a context manager."""
 
     def __init__(self, token: str = "fake-token", *, login: str = "github-actions[bot]") -> None:
@@ -83,15 +83,6 @@ class FakeGitHub:
         self.requests: list[Captured] = []
         self._failures: list[_Failure] = []
         self._lock = threading.Lock()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """The API base URL, e.g. ``http://127.0.0.1:40123`` (what ``GITHUB_API_URL`` would be)."""
-        if self._httpd is None:
-            raise RuntimeError("FakeGitHub is not started")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def fail(
         self,
@@ -113,32 +104,11 @@ class FakeGitHub:
         with self._lock:
             return self._store_comment(issue, body, user)
 
-    def start(self) -> FakeGitHub:
-        """Bind a free port and serve from a daemon thread."""
-        if self._httpd is None:
-            self._httpd = _HTTPServer(self)
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            if self._thread is not None:
-                self._thread.join()
-            self._httpd = self._thread = None
-
-    def __enter__(self) -> FakeGitHub:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    def answer(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> Answer:
+        response = self._respond(method, target, headers, raw)
+        data = b"" if response.payload is None else json.dumps(response.payload).encode()
+        content = {"content-type": "application/json; charset=utf-8"}
+        return Answer(response.status, {**content, **response.headers}, [data])
 
     def _respond(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> _Response:
         split = urlsplit(target)
@@ -334,52 +304,3 @@ def _int(value: str | None, default: int) -> int:
         return int(value) if value is not None else default
     except ValueError:
         return default
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, app: FakeGitHub) -> None:
-        self.app = app
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PATCH(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay silent: stderr belongs to the tests using the server."""
-
-    def _handle(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        app = cast(_HTTPServer, self.server).app
-        response = app._respond(self.command, self.path, headers, raw)
-        data = b"" if response.payload is None else json.dumps(response.payload).encode()
-        self.close_connection = True
-        try:
-            self.send_response(response.status)
-            self.send_header("content-type", "application/json; charset=utf-8")
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.send_header("content-length", str(len(data)))
-            self.send_header("connection", "close")
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up; nothing is left to tell it
