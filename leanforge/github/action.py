@@ -251,7 +251,12 @@ def _pipeline(
         ).at("deliver", report.RUNNING, "pushing")
     )
     if options.mode == "merge":
-        push(forge.repo, options.remote, [f"refs/heads/{target}:refs/heads/{target}"], token)
+        branch = result.record.branch
+        refspecs = [
+            f"+refs/heads/{branch}:refs/heads/{branch}",
+            f"refs/heads/{target}:refs/heads/{target}",
+        ]
+        push(forge.repo, options.remote, refspecs, token)
         merged = result.record.merged_commit
         link = f"merged into `{target}` as {merged[:12]}"
         outcome = ActionResult("done", link, slug=slug, merged_commit=merged)

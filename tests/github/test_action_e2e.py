@@ -210,6 +210,8 @@ def test_merge_mode_pushes_the_target_with_trailers(action: Action) -> None:
     assert "Forge-Task: issue-7\n" in merge.message and "Forge-Lock: sha256:" in merge.message
     assert merge.tree["calc.py"].data == RIGHT.encode()  # type: ignore[attr-defined]
     assert action.github.pulls == [] and "forge:done" in action.github.labels[7]
+    # The task branch went to origin too, for the record.
+    assert "forge/issue-7" in list(action.origin_repo().branches.local)
 
 
 def test_unauthorized_sender_is_refused_without_any_model_call(action: Action) -> None:
@@ -367,3 +369,25 @@ def test_a_planted_marker_comment_is_not_adopted(action: Action) -> None:
     assert action.github.comments[planted["id"]]["body"].endswith("fake progress")
     ours = [c for c in action.github.comments.values() if c["id"] != planted["id"]]
     assert len(ours) == 1 and "@visitor" in ours[0]["body"]
+
+
+def test_merge_mode_fails_cleanly_when_origin_moved(
+    action: Action, run_git: Callable[..., str]
+) -> None:
+    other = action.tmp / "other"
+    run_git("clone", "-q", "-b", "main", str(action.origin), str(other), cwd=action.tmp)
+    (other / "NOTES.md").write_text("someone else's change\n")
+    run_git("add", "-A", cwd=other)
+    run_git("commit", "-q", "-m", "meanwhile", cwd=other)
+    run_git("push", "-q", "origin", "main", cwd=other)
+    moved = action.origin_repo().branches.local["main"].target
+    action.models.route("spec_writer", *spec_turns())
+    action.models.route("engineer", *engineer_turns())
+    action.models.route("reviewer", verdict())
+    action.models.route("tech_lead", playbook())
+    done = action.run(issue_event(), "--reviewers", "1", "--mode", "merge")
+    assert done.returncode == 1, done.stderr
+    out = json.loads(done.stdout)
+    assert out["status"] == "failed" and "origin" in out["reason"]
+    assert action.origin_repo().branches.local["main"].target == moved  # not overwritten
+    assert "forge:failed" in action.github.labels[7]
