@@ -41,6 +41,7 @@ def cli(ctx: click.Context) -> None:
       forge build SLUG [--reviewers N]    engineer, gate, reviewers, merge, playbook
       forge gate SLUG                     run the hardened gate on a worktree by hand
       forge list / show SLUG / clean      inspect and tidy tasks
+      forge board                         watch tasks and labs live in the browser
       forge lab init|check|lock|run|status|promote NAME   metric mode
       forge gh run --event PATH           the GitHub Action's entry point
     """
@@ -49,7 +50,7 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from leanforge.cli import build, demo, gate, gh, init, lab, spec, tasks
+    from leanforge.cli import board, build, demo, gate, gh, init, lab, spec, tasks
 
     cli.add_command(init.init)
     cli.add_command(spec.spec)
@@ -61,6 +62,7 @@ def _register() -> None:
     cli.add_command(tasks.list_tasks)
     cli.add_command(tasks.show)
     cli.add_command(tasks.clean)
+    cli.add_command(board.board)
 
 
 _register()
