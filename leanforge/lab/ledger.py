@@ -149,7 +149,8 @@ class Ledger:
     def running(self) -> Iterator[None]:
         """One `forge lab run` per lab at a time."""
         self.paths.root.mkdir(parents=True, exist_ok=True)
-        guard = filelock.FileLock(str(self.paths.root / "run.lock"), timeout=0)
+        # A short wait: `forge board` probes this lock for an instant to show a running lab.
+        guard = filelock.FileLock(str(self.paths.root / "run.lock"), timeout=2.0)
         try:
             guard.acquire()
         except filelock.Timeout:

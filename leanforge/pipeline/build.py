@@ -49,11 +49,17 @@ class BuildResult:
         return self.outcome in (OUTCOME_MERGED, OUTCOME_APPROVED)
 
 
+#: How long a build or a lab run waits for its lock before deciding another process holds it.
+PROBE_GRACE_SECONDS = 2.0
+
+
 @contextlib.contextmanager
 def building(forge: Forge, slug: str) -> Iterator[None]:
     """Only one forge process builds a task at a time; the board reads this lock as "running"."""
     path = forge.paths.task_dir(slug) / "build.lock"
-    guard = filelock.FileLock(str(path), timeout=0)
+    # A short wait, not none: `forge board` probes this lock for an instant to show "building",
+    # and a build started at that instant must not mistake the probe for another build.
+    guard = filelock.FileLock(str(path), timeout=PROBE_GRACE_SECONDS)
     try:
         guard.acquire()
     except filelock.Timeout:
