@@ -9,38 +9,29 @@ stops a DNS-rebinding page from reading the board.
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import json
-import re
 import socket
 import socketserver
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
-from urllib.parse import parse_qs
 
-from leanforge.board import data, render
+from leanforge.board import access, data, render
+from leanforge.board.access import COOKIE, LOOPBACK_NAMES, credentials, is_loopback, split_host
+from leanforge.board.routes import (
+    CONTENT_TYPES,
+    STATIC_DIR,
+    Route,
+    route,
+    static_file,
+    target_path,
+)
 from leanforge.context import Forge
 from leanforge.errors import UnknownTask
 
-STATIC_DIR = Path(__file__).parent / "static"
-COOKIE = "forge_board"
-_NAME = r"[a-z0-9]+(?:-[a-z0-9]+)*"
-_SESSION = r"[0-9A-Za-z_-]{1,100}"
-_STATIC = re.compile(r"^[a-z0-9_-]+\.(css|js|svg|png)$")
-CONTENT_TYPES = {
-    "css": "text/css; charset=utf-8",
-    "js": "text/javascript; charset=utf-8",
-    "svg": "image/svg+xml",
-    "png": "image/png",
-}
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -54,74 +45,22 @@ SECURITY_HEADERS = {
 #: Seconds between state checks and between keep-alive comments on the event stream.
 POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 15.0
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def split_host(header: str) -> tuple[str, str] | None:
-    """A Host header's name and port ("" when absent), or None when it is malformed. Pure."""
-    value = header.strip().lower()
-    if value.startswith("["):
-        name, _, rest = value[1:].partition("]")
-        if rest and not rest.startswith(":"):
-            return None
-        return name, rest[1:]
-    if value.count(":") > 1:
-        return value, ""  # a bare IPv6 address
-    name, _, port = value.partition(":")
-    return (name, port) if name else None
-
-
-@dataclass(frozen=True)
-class Route:
-    """A matched path: which page, its kind (api / html / static / events) and its names."""
-
-    kind: str
-    page: str
-    args: tuple[str, ...] = ()
-
-
-_ROUTES: list[tuple[re.Pattern[str], str, str]] = [
-    (re.compile(p), kind, page)
-    for p, kind, page in [
-        (r"^/(?:tasks)?$", "html", "tasks"),
-        (rf"^/tasks/({_NAME})$", "html", "task"),
-        (r"^/labs$", "html", "labs"),
-        (rf"^/labs/({_NAME})$", "html", "lab"),
-        (r"^/playbook$", "html", "playbook"),
-        (r"^/static/([a-z0-9_.-]+)$", "static", "file"),
-        (r"^/api/tasks$", "api", "tasks"),
-        (rf"^/api/tasks/({_NAME})$", "api", "task"),
-        (rf"^/api/tasks/({_NAME})/transcripts/({_SESSION})$", "api", "transcript"),
-        (r"^/api/labs$", "api", "labs"),
-        (rf"^/api/labs/({_NAME})$", "api", "lab"),
-        (r"^/api/playbook$", "api", "playbook"),
-        (r"^/api/events$", "events", "events"),
-    ]
+# Routing and access decisions moved to their own modules; these names stay importable here.
+__all__ = [
+    "CONTENT_TYPES",
+    "COOKIE",
+    "HEARTBEAT_SECONDS",
+    "LOOPBACK_NAMES",
+    "POLL_SECONDS",
+    "SECURITY_HEADERS",
+    "STATIC_DIR",
+    "BoardServer",
+    "Route",
+    "is_loopback",
+    "route",
+    "split_host",
 ]
-
-
-def route(path: str) -> Route | None:
-    """The route for a raw request path (no query), or None. Pure.
-
-    No route needs percent-encoding, so any ``%`` is refused outright: ``%2f``, ``%2e`` and
-    ``%00`` never get decoded into something a check already passed.
-    """
-    if any(bad in path for bad in ("%", "..", "//", "\\", "\x00")) or not path.startswith("/"):
-        return None
-    for pattern, kind, page in _ROUTES:
-        found = pattern.match(path)
-        if found and all(len(arg) <= 50 for arg in found.groups()[:1]):
-            return Route(kind, page, found.groups())
-    return None
 
 
 class BoardServer:
@@ -188,24 +127,10 @@ class BoardServer:
 
     def host_allowed(self, header: str | None) -> bool:
         """On loopback, the Host header must name this machine (DNS-rebinding defence)."""
-        if not is_loopback(self.host):
-            return True
-        parsed = split_host(header or "")
-        if parsed is None:
-            return False
-        name, port = parsed
-        if port and port != str(self.port):
-            return False
-        return name in LOOPBACK_NAMES or name == self.host.lower()
+        return access.host_allowed(self.host, self.port, header)
 
     def authorized(self, query_token: str | None, cookie: str | None, bearer: str | None) -> bool:
-        if not self.token:
-            return True
-        expected = self.token.encode()
-        return any(
-            given is not None and hmac.compare_digest(given.encode(), expected)
-            for given in (query_token, cookie, bearer)
-        )
+        return access.authorized(self.token, query_token, cookie, bearer)
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -262,16 +187,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.app.host_allowed(self.headers.get("Host")):
             self._send(403, "text/plain; charset=utf-8", b"forbidden host\n")
             return None
-        query = parse_qs(self.path.partition("?")[2])
-        given = query.get("token", [None])[-1]
-        cookie = None
-        try:
-            morsel = SimpleCookie(self.headers.get("Cookie", "")).get(COOKIE)
-            cookie = morsel.value if morsel is not None else None
-        except CookieError:
-            pass
-        auth = self.headers.get("Authorization", "")
-        bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+        given, cookie, bearer = credentials(
+            self.path, self.headers.get("Cookie", ""), self.headers.get("Authorization", "")
+        )
         if not self.app.authorized(given, cookie, bearer):
             message = b"a token is required: open the URL `forge board` printed\n"
             self._send(401, "text/plain; charset=utf-8", message)
@@ -283,7 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
         if token is None:
             return
         self._cookie = token
-        path = self.path.partition("?")[0].partition("#")[0]
+        path = target_path(self.path)
         found = route(path)
         try:
             if found is None:
@@ -334,13 +252,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, "text/html; charset=utf-8", body, head=head)
 
     def _static(self, name: str, head: bool) -> None:
-        match = _STATIC.match(name)
-        folder = STATIC_DIR.resolve()
-        path = (folder / name).resolve()
-        if match is None or path.parent != folder or not path.is_file():
+        found = static_file(name)
+        if found is None:
             self._missing(False, "no such file", head)
             return
-        self._send(200, CONTENT_TYPES[match.group(1)], path.read_bytes(), head=head)
+        path, kind = found
+        self._send(200, kind, path.read_bytes(), head=head)
 
     def _events(self, head: bool) -> None:
         self.close_connection = True
