@@ -19,7 +19,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 import filelock
 import pygit2
 
-from leanforge.errors import EmptyRepository, LockBusy, NotARepository
+from leanforge.errors import EmptyRepository, ForgeError, LockBusy, NotARepository
 
 LOCK_TIMEOUT_SECONDS = 120.0
 
@@ -118,18 +118,52 @@ def atomic_write_json(path: Path, payload: Any) -> None:
     atomic_write(path, (json.dumps(payload, indent=2, sort_keys=True) + "\n").encode())
 
 
-@contextlib.contextmanager
-def forge_lock(paths: RepoPaths, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
-    """Hold the repository's single forge lock (ref updates, merges, record writes)."""
-    paths.state_dir.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(paths.lock_path), timeout=timeout)
+#: How long a build or a lab run waits for its lock before deciding another process holds it:
+#: `forge board` probes those locks for an instant (:func:`is_held`), and a run started at that
+#: instant must not mistake the probe for another run.
+PROBE_GRACE_SECONDS = 2.0
+
+
+def is_held(path: Path) -> bool:
+    """Does another process hold the file lock at ``path``? An instant's probe; never creates it."""
+    if not path.is_file():
+        return False
+    lock = filelock.FileLock(str(path), timeout=0)
     try:
         lock.acquire()
     except filelock.Timeout:
-        raise LockBusy(
-            f"another forge command has held {paths.lock_path} for {timeout:.0f}s; wait for it to finish and retry"
-        ) from None
+        return True
+    lock.release()
+    return False
+
+
+@contextlib.contextmanager
+def held(path: Path, timeout: float, busy: Callable[[], ForgeError]) -> Iterator[None]:
+    """Hold the file lock at ``path``, waiting up to ``timeout`` s; raise ``busy()`` if it stays taken.
+
+    Every forge lock goes through here: the repository lock, the merge lock, a task's build
+    lock and a lab's locks.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(path), timeout=timeout)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise busy() from None
     try:
         yield
     finally:
         lock.release()
+
+
+def forge_lock(
+    paths: RepoPaths, timeout: float = LOCK_TIMEOUT_SECONDS
+) -> contextlib.AbstractContextManager[None]:
+    """Hold the repository's single forge lock (ref updates, merges, record writes)."""
+    return held(
+        paths.lock_path,
+        timeout,
+        lambda: LockBusy(
+            f"another forge command has held {paths.lock_path} for {timeout:.0f}s; wait for it to finish and retry"
+        ),
+    )

@@ -69,7 +69,7 @@ def git(*args: str, cwd: Path) -> str:
     ).stdout
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_git() -> Callable[..., str]:
     """The `git` helper above, for conftests below this folder (they cannot import this one)."""
     return git

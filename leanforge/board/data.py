@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import filelock
 import pygit2
 
 from leanforge import lock
@@ -34,6 +33,7 @@ from leanforge.lab.status import summary
 from leanforge.pipeline.attempts import Attempt, AttemptLog
 from leanforge.pipeline.history import HOLDOUT_CHECK, Redactor
 from leanforge.records import TaskRecord
+from leanforge.state import is_held
 
 #: Bytes of diff the board sends; the rest is cut (``diff_truncated``).
 DIFF_LIMIT = 200_000
@@ -44,19 +44,6 @@ CORRUPT = "corrupt"
 
 class NotFound(LookupError):
     """No such lab or transcript (the server answers 404)."""
-
-
-def _held(path: Path) -> bool:
-    """Does another process hold the filelock at ``path``? Never creates the file."""
-    if not path.is_file():
-        return False
-    guard = filelock.FileLock(str(path), timeout=0)
-    try:
-        guard.acquire()
-    except filelock.Timeout:
-        return True
-    guard.release()
-    return False
 
 
 def _seconds(start: str, end: datetime | str) -> float | None:
@@ -77,7 +64,7 @@ def _attempts(forge: Forge, slug: str) -> tuple[list[Attempt], str]:
 
 
 def _row(forge: Forge, record: TaskRecord, attempts: Sequence[Attempt]) -> dict[str, Any]:
-    building = _held(forge.paths.task_dir(record.slug) / "build.lock")
+    building = is_held(forge.paths.task_dir(record.slug) / "build.lock")
     end: datetime | str = forge.clock.now() if building else record.updated_at
     return {
         "slug": record.slug,
@@ -306,7 +293,7 @@ def transcript(forge: Forge, slug: str, session: str) -> dict[str, Any]:
 
 
 def _lab_running(forge: Forge, name: str) -> bool:
-    return _held(LabPaths(forge.paths, name).root / "run.lock")
+    return is_held(LabPaths(forge.paths, name).root / "run.lock")
 
 
 def lab_rows(forge: Forge) -> list[dict[str, Any]]:

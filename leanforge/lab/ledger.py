@@ -18,15 +18,12 @@ import contextlib
 import dataclasses
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import filelock
-
 from leanforge.errors import CorruptState, LockBusy
-from leanforge.state import RepoPaths, atomic_write_json
+from leanforge.state import PROBE_GRACE_SECONDS, RepoPaths, atomic_write_json, held
 
 
 @dataclass(frozen=True)
@@ -130,37 +127,25 @@ class Ledger:
     def __init__(self, paths: LabPaths) -> None:
         self.paths = paths
 
-    @contextlib.contextmanager
-    def locked(self, timeout: float = 60.0) -> Iterator[None]:
-        self.paths.root.mkdir(parents=True, exist_ok=True)
-        guard = filelock.FileLock(str(self.paths.root / "lab.lock"), timeout=timeout)
-        try:
-            guard.acquire()
-        except filelock.Timeout:
-            raise LockBusy(
+    def locked(self, timeout: float = 60.0) -> contextlib.AbstractContextManager[None]:
+        """The record lock (short holds)."""
+        return held(
+            self.paths.root / "lab.lock",
+            timeout,
+            lambda: LockBusy(
                 f"lab {self.paths.name}'s record has been locked for {timeout:.0f}s; retry"
-            ) from None
-        try:
-            yield
-        finally:
-            guard.release()
+            ),
+        )
 
-    @contextlib.contextmanager
-    def running(self) -> Iterator[None]:
+    def running(self) -> contextlib.AbstractContextManager[None]:
         """One `forge lab run` per lab at a time."""
-        self.paths.root.mkdir(parents=True, exist_ok=True)
-        # A short wait: `forge board` probes this lock for an instant to show a running lab.
-        guard = filelock.FileLock(str(self.paths.root / "run.lock"), timeout=2.0)
-        try:
-            guard.acquire()
-        except filelock.Timeout:
-            raise LockBusy(
+        return held(
+            self.paths.root / "run.lock",
+            PROBE_GRACE_SECONDS,
+            lambda: LockBusy(
                 f"another `forge lab run {self.paths.name}` is running; wait for it or stop it first"
-            ) from None
-        try:
-            yield
-        finally:
-            guard.release()
+            ),
+        )
 
     def get(self) -> LabRecord:
         path = self.paths.record

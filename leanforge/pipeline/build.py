@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-
-import filelock
 
 from leanforge.agent.claude_code import find_claude
 from leanforge.agent.session import make_model
@@ -26,6 +24,7 @@ from leanforge.pipeline.job import BuildJob, BuildOptions
 from leanforge.pipeline.lenses import panel
 from leanforge.pipeline.progress import Reporter
 from leanforge.records import BUILDING, FAILED, GATED, MERGED, REVIEWED, SPECCED, TaskRecord
+from leanforge.state import PROBE_GRACE_SECONDS, held
 
 #: How a build invocation ended, per task.
 OUTCOME_MERGED, OUTCOME_APPROVED, OUTCOME_FAILED, OUTCOME_BUDGET, OUTCOME_ERROR = (
@@ -49,27 +48,15 @@ class BuildResult:
         return self.outcome in (OUTCOME_MERGED, OUTCOME_APPROVED)
 
 
-#: How long a build or a lab run waits for its lock before deciding another process holds it.
-PROBE_GRACE_SECONDS = 2.0
-
-
-@contextlib.contextmanager
-def building(forge: Forge, slug: str) -> Iterator[None]:
+def building(forge: Forge, slug: str) -> contextlib.AbstractContextManager[None]:
     """Only one forge process builds a task at a time; the board reads this lock as "running"."""
-    path = forge.paths.task_dir(slug) / "build.lock"
-    # A short wait, not none: `forge board` probes this lock for an instant to show "building",
-    # and a build started at that instant must not mistake the probe for another build.
-    guard = filelock.FileLock(str(path), timeout=PROBE_GRACE_SECONDS)
-    try:
-        guard.acquire()
-    except filelock.Timeout:
-        raise UsageError(
+    return held(
+        forge.paths.task_dir(slug) / "build.lock",
+        PROBE_GRACE_SECONDS,
+        lambda: UsageError(
             f"task {slug} is being built by another forge process; wait for it, or stop it first"
-        ) from None
-    try:
-        yield
-    finally:
-        guard.release()
+        ),
+    )
 
 
 def next_step(record: TaskRecord, latest: Attempt | None) -> str:

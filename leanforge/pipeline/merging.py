@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
-import filelock
 import pygit2
 from pygit2.enums import SortMode
 
@@ -37,26 +35,20 @@ from leanforge.pipeline.steps import budget_for, gate
 from leanforge.prompts import render_prompt
 from leanforge.records import BUILDING, REVIEWED
 from leanforge.records import MERGED as STATUS_MERGED
-from leanforge.state import RepoPaths
+from leanforge.state import RepoPaths, held
 
 MERGE_WAIT_SECONDS = 3600.0
 #: How far back along the target's first parents a finished merge or playbook is looked for.
 LOOKBACK = 500
 
 
-@contextlib.contextmanager
-def merge_lock(paths: RepoPaths) -> Iterator[None]:
+def merge_lock(paths: RepoPaths) -> contextlib.AbstractContextManager[None]:
     """One merge at a time per repository, from planning to moving the ref."""
-    paths.state_dir.mkdir(parents=True, exist_ok=True)
-    guard = filelock.FileLock(str(paths.state_dir / "merge.lock"), timeout=MERGE_WAIT_SECONDS)
-    try:
-        guard.acquire()
-    except filelock.Timeout:
-        raise LockBusy("another merge has run for an hour; check `forge list` and retry") from None
-    try:
-        yield
-    finally:
-        guard.release()
+    return held(
+        paths.state_dir / "merge.lock",
+        MERGE_WAIT_SECONDS,
+        lambda: LockBusy("another merge has run for an hour; check `forge list` and retry"),
+    )
 
 
 def find_trailer(repo: pygit2.Repository, tip: pygit2.Oid, key: str, slug: str) -> str:

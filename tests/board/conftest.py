@@ -31,7 +31,6 @@ from leanforge.agent.fake_server import MessagesServer, Reply, reply, tool_use
 from leanforge.context import Forge, open_forge
 
 KEY = "sk-ant-api03-" + "b0rd" * 15
-IDENTITY = ["-c", "user.name=Forge Test", "-c", "user.email=forge@example.invalid"]
 FAST_CONFIG = '[sandbox]\nenv_passthrough = ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]\n'
 
 CALC_WRONG = "def add(a, b):\n    return a - b\n"
@@ -70,17 +69,6 @@ report(steps=float(lines[0]), calls=1.0)
 
 def algo(steps: int) -> str:
     return f"STEPS = {steps}\n\n\ndef run():\n    return 42\n"
-
-
-def git(*args: str, cwd: Path) -> str:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(cwd),
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }
-    return subprocess.run(
-        ["git", *IDENTITY, *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
-    ).stdout
 
 
 # -- scripted turns ---------------------------------------------------------------------------
@@ -193,7 +181,7 @@ class BoardRepo:
         self.ok("spec", title, "--tests", test_path, "--slug", slug, *extra)
 
 
-def _make_project(root: Path) -> None:
+def _make_project(root: Path, git: Callable[..., str]) -> None:
     root.mkdir(parents=True)
     git("init", "-q", "-b", "main", cwd=root)
     files = {
@@ -281,14 +269,16 @@ def _run_lab(repo: BoardRepo) -> None:
 
 
 @pytest.fixture(scope="session")
-def board_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BoardRepo]:
+def board_repo(
+    tmp_path_factory: pytest.TempPathFactory, run_git: Callable[..., str]
+) -> Iterator[BoardRepo]:
     """The repository described in this module's docstring, built once per worker (~20 s).
 
     Its server keeps running for the session: ``board_repo.server.route(...)`` scripts more.
     Treat the repository as read-only except through ``scripted_build``.
     """
     root = tmp_path_factory.mktemp("board") / "proj"
-    _make_project(root)
+    _make_project(root, run_git)
     with MessagesServer() as server:
         repo = BoardRepo(root=root, server=server)
         _build_tasks(repo)
