@@ -147,3 +147,16 @@ def delete_branch(repo: pygit2.Repository, slug: str) -> None:
     name = branch_name(slug)
     if repo.branches.local.get(name) is not None:
         repo.branches.local.delete(name)
+
+
+def discard_worktree(repo: pygit2.Repository, paths: RepoPaths, slug: str) -> None:
+    """Remove ``slug``'s worktree and delete its branch, whichever of them exist."""
+    remove_worktree(repo, paths, slug)
+    delete_branch(repo, slug)
+
+
+def recreate_worktree(repo: pygit2.Repository, paths: RepoPaths, slug: str, commit: str) -> Path:
+    """A fresh worktree for ``slug`` at ``commit``, replacing any a killed run left behind."""
+    discard_worktree(repo, paths, slug)
+    start = repo[pygit2.Oid(hex=commit)].peel(pygit2.Commit)
+    return create_worktree(repo, paths, slug, start)

@@ -43,13 +43,7 @@ def report(metrics: Mapping[str, float] | None = None, **named: float) -> None:
     values = {**(metrics or {}), **named}
     if not values:
         raise ChannelError("report() needs at least one metric, e.g. report(seconds=1.25)")
-    clean: dict[str, float] = {}
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ChannelError(f"metric {name!r} must be a number, not {type(value).__name__}")
-        if not math.isfinite(value):
-            raise ChannelError(f"metric {name!r} is {value}; metrics must be finite")
-        clean[str(name)] = float(value)
+    clean = check_metrics(values)
     line = (json.dumps({"metrics": clean}, sort_keys=True) + "\n").encode()
     if len(line) > REPORT_LIMIT:
         raise ChannelError(f"the report is {len(line)} bytes; forge reads at most {REPORT_LIMIT}")
@@ -58,6 +52,21 @@ def report(metrics: Mapping[str, float] | None = None, **named: float) -> None:
         sys.stderr.write(f"forge lab (not recorded; forge did not start this run): {line.decode()}")
         return
     os.write(_channel_fd(), line)
+
+
+def check_metrics(values: Mapping[str, object]) -> dict[str, float]:
+    """The metrics as floats; raise :class:`ChannelError` if one is not a finite number.
+
+    Both sides of the channel use it: :func:`report` before sending, forge after reading.
+    """
+    clean: dict[str, float] = {}
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ChannelError(f"metric {name!r} is {value!r}, not a number")
+        if not math.isfinite(value):
+            raise ChannelError(f"metric {name!r} is {value}; metrics must be finite")
+        clean[str(name)] = float(value)
+    return clean
 
 
 def run_candidate(

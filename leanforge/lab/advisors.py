@@ -8,11 +8,13 @@ invocation ran them. Their notes and critiques go into every later worker's prom
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from leanforge.agent.session import run_session
 from leanforge.errors import AgentStopped, BudgetExceeded, ModelUnavailable
+from leanforge.git.worktree import discard_worktree, recreate_worktree
 from leanforge.lab import decide
+from leanforge.lab.ledger import LabRecord
 from leanforge.prompts import render_prompt
 
 if TYPE_CHECKING:
@@ -26,25 +28,31 @@ SHOWN = 30
 def advise(lab: LabRun, forge: Forge) -> None:
     """Run the director and the critic if they are due (one advisor at a time per run)."""
     with lab.advising:
+        record = lab.ledger.get()
+        rows = [r for r in lab.ledger.rows() if r.get("status") != decide.BASELINE]
         for role in ("lab_director", "lab_critic"):
-            _maybe(lab, forge, role)
+            record = _maybe(lab, forge, role, record, rows)
 
 
-def _maybe(lab: LabRun, forge: Forge, role: str) -> None:
+def _maybe(
+    lab: LabRun, forge: Forge, role: str, record: LabRecord, rows: list[dict[str, Any]]
+) -> LabRecord:
+    """Run ``role`` if it is due; the lab record as it stands afterwards (the critic reads
+    the director's fresh notes)."""
     director = role == "lab_director"
     every = lab.config.run.director_every if director else lab.config.run.critic_every
-    record = lab.ledger.get()
-    rows = [r for r in lab.ledger.rows() if r.get("status") != decide.BASELINE]
     last = record.notes_after if director else record.critique_after
     if not decide.due(len(rows), last, every):
-        return
-    if lab.budget() is not None and (lab.budget() or 0.0) <= 0:
-        return
+        return record
+    try:
+        budget = lab.budget()
+    except BudgetExceeded:  # the run's cost cap is spent: no advice, and no worktree made
+        return record
     name = "director" if director else "critic"
     lab.note(f"{name}: reviewing {len(rows)} experiment(s)")
     assert record.best is not None
     slug = lab.paths.worktree_slug(name)
-    worktree = lab.fresh_worktree(forge, slug, record.best.commit)
+    worktree = recreate_worktree(forge.repo, forge.paths, slug, record.best.commit)
     noise = decide.noise_floor(
         float(record.baseline.get("std", 0.0)),
         0.0,
@@ -69,7 +77,7 @@ def _maybe(lab: LabRun, forge: Forge, role: str) -> None:
             prompt=prompt,
             worktree=worktree,
             model_id=lab.model(role),
-            budget_usd=lab.budget(),
+            budget_usd=budget,
             transcripts=lab.paths.transcripts,
         )
         text = str(outcome.final.get("notes" if director else "critique", "")).strip()
@@ -84,9 +92,9 @@ def _maybe(lab: LabRun, forge: Forge, role: str) -> None:
     except ModelUnavailable as exc:
         # Advice is optional: the experiments go on, and the advisor is asked again next time.
         lab.note(f"{name}: the model is unavailable ({exc}); skipped")
-        return
+        return record
     finally:
-        lab.drop_worktree(forge, slug)
+        discard_worktree(forge.repo, forge.paths, slug)
     with lab.ledger.locked():
         record = lab.ledger.get()
         changes: dict[str, object] = {"spent_usd": round(record.spent_usd + cost, 6)}
@@ -96,6 +104,8 @@ def _maybe(lab: LabRun, forge: Forge, role: str) -> None:
             changes.update(notes_after=len(rows), notes=text or record.notes)
         else:
             changes.update(critique_after=len(rows), critique=text or record.critique)
-        lab.ledger.put(dataclasses.replace(record, **changes))  # type: ignore[arg-type]
+        record = dataclasses.replace(record, **changes)  # type: ignore[arg-type]
+        lab.ledger.put(record)
     if text:
         lab.note(f"{name}: {text.splitlines()[0][:120]}")
+    return record

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pygit2
 
 from leanforge.context import Forge
 from leanforge.errors import UsageError
-from leanforge.git.worktree import create_worktree, delete_branch, remove_worktree
+from leanforge.git.worktree import discard_worktree, recreate_worktree
 from leanforge.lab import setup
 from leanforge.lab.evaluate import Evaluation, evaluate
 from leanforge.lab.ledger import LabPaths
@@ -115,7 +114,6 @@ def init_lab(
 class Check:
     evaluation: Evaluation
     commit: str
-    evaluator_source: str
 
 
 def check_lab(
@@ -136,18 +134,15 @@ def check_lab(
         raise UsageError(f"locked file(s) {', '.join(missing)} do not exist; create them first")
     files = {path: data for (kind, path), data in contents.items() if kind != "settings"}
     slug = paths.worktree_slug("check")
-    remove_worktree(repo, forge.paths, slug)
-    delete_branch(repo, slug)
-    worktree = create_worktree(repo, forge.paths, slug, commit)
+    worktree = recreate_worktree(repo, forge.paths, slug, str(commit.id))
     try:
         note(
             f"evaluating {branch.shorthand} at {str(commit.id)[:12]} ({repeats} run(s)): {config.eval}"
         )
         evaluation = evaluate(forge, config, worktree, files, repeats)
     finally:
-        remove_worktree(repo, forge.paths, slug)
-        delete_branch(repo, slug)
-    return Check(evaluation=evaluation, commit=str(commit.id), evaluator_source="checkout")
+        discard_worktree(repo, forge.paths, slug)
+    return Check(evaluation=evaluation, commit=str(commit.id))
 
 
 def diagnosis(evaluation: Evaluation, limit: int = 1500) -> str:
@@ -160,7 +155,3 @@ def diagnosis(evaluation: Evaluation, limit: int = 1500) -> str:
         body = text.strip()
         parts.append(f"--- evaluator {label} ---\n{body[-limit:] if body else '(empty)'}")
     return "\n".join(parts)
-
-
-def lab_path(forge: Forge, name: str) -> Path:
-    return setup.lab_dir(forge.paths.workdir, name)

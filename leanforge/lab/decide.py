@@ -117,20 +117,21 @@ def measure_text(row: Mapping[str, Any]) -> str:
     return f"{row['mean']:.6g} ± {row.get('std') or 0:.2g}"
 
 
+def view(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What an agent is shown of one results row."""
+    return {
+        "id": row["id"],
+        "status": row.get("status", ""),
+        "measure": measure_text(row),
+        "hypothesis": row.get("hypothesis") or "(none)",
+        "error": (row.get("error") or "")[:400],
+    }
+
+
 def memory(
     rows: Sequence[Mapping[str, Any]], direction: str, kept_k: int, other_k: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """What a worker is shown: the top kept experiments (best first) and the recent others."""
-
-    def view(row: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            "id": row["id"],
-            "status": row.get("status", ""),
-            "measure": measure_text(row),
-            "hypothesis": row.get("hypothesis") or "(none)",
-            "error": (row.get("error") or "")[:400],
-        }
-
     experiments = [r for r in rows if r.get("status") != BASELINE]
     kept = [r for r in experiments if r.get("status") == KEPT]
     kept.sort(key=lambda r: r["mean"], reverse=direction == "max")
@@ -139,6 +140,10 @@ def memory(
 
 
 def rows_view(rows: Sequence[Mapping[str, Any]], last: int) -> list[dict[str, Any]]:
-    """The last ``last`` experiments for the director and the critic."""
-    kept, others = memory(rows[-last:], "min", last, last)
-    return sorted([*kept, *others], key=lambda r: int(r["id"]))
+    """The last ``last`` experiments for the director and the critic, by number.
+
+    Rows are in the order experiments finished, which parallel jobs and resumed experiments
+    can make differ from their numbers' order.
+    """
+    shown = [view(r) for r in rows[-last:] if r.get("status") != BASELINE] if last > 0 else []
+    return sorted(shown, key=lambda r: int(r["id"]))

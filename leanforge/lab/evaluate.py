@@ -10,7 +10,6 @@ second one means something besides the evaluator wrote to the channel.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import statistics
@@ -23,10 +22,10 @@ from typing import Any
 import leanforge.lab as client
 from leanforge.agent.tools.bash import bash_env
 from leanforge.context import Forge
+from leanforge.gate.tamper import restore
 from leanforge.lab.ledger import Measure
 from leanforge.lab.setup import LabConfig
 from leanforge.sandbox.base import Mount, RunRequest, scrub_env
-from leanforge.state import atomic_write
 
 #: What is kept of the evaluator's stdout and stderr for diagnosis (head and tail).
 OUTPUT_LIMIT = 200_000
@@ -84,13 +83,10 @@ def parse_reports(data: bytes, metric: str) -> tuple[dict[str, float] | None, st
     values = raw.get("metrics") if isinstance(raw, dict) else None
     if not isinstance(values, dict):
         return None, f'the report has no "metrics" object; {EXPECTED_FORM}'
-    metrics: dict[str, float] = {}
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None, f"metric {name!r} is {value!r}, not a number"
-        if not math.isfinite(value):
-            return None, f"metric {name!r} is {value}; metrics must be finite"
-        metrics[str(name)] = float(value)
+    try:
+        metrics = client.check_metrics(values)
+    except client.ChannelError as exc:
+        return None, str(exc)
     if metric not in metrics:
         names = ", ".join(sorted(metrics)) or "none"
         return None, f"the evaluator reported {names} but not the lab's metric {metric!r}"
@@ -118,18 +114,6 @@ def summarize(runs: Sequence[EvalRun], metric: str) -> Evaluation:
         measure=measure([m[metric] for m in reported]),
         metrics=means,
     )
-
-
-def restore(worktree: Path, files: Mapping[str, bytes]) -> None:
-    """Write the pristine evaluator and data files into the candidate's worktree."""
-    for path, data in files.items():
-        target = worktree / path
-        if target.is_symlink() or target.is_dir():
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            else:
-                target.unlink()
-        atomic_write(target, data)
 
 
 def _client_dir(root: Path) -> Path:

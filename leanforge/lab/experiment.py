@@ -19,6 +19,7 @@ from leanforge.agent.session import run_session
 from leanforge.errors import AgentStopped, BudgetExceeded
 from leanforge.git.branchwork import commit_worktree, drop_ignored
 from leanforge.git.commits import signature
+from leanforge.git.worktree import discard_worktree, recreate_worktree
 from leanforge.lab import decide
 from leanforge.lab.evaluate import evaluate
 from leanforge.lab.ledger import Best
@@ -78,10 +79,9 @@ def work(lab: LabRun, forge: Forge, state: dict[str, Any], worktree: Path) -> di
     number = state["id"]
     lab.note(f"#{number}: worker starting from {state['start'][:12]}")
     error, hypothesis, summary, cost = "", "", "", 0.0
-    budget = lab.budget()
+    budget: float | None = 0.0  # what is left if lab.budget() raises: the run's cap is spent
     try:
-        if budget is not None and budget <= 0:
-            raise BudgetExceeded("the run's cost cap was spent before this worker started")
+        budget = lab.budget()
         outcome = run_session(
             forge,
             role="lab_worker",
@@ -214,14 +214,14 @@ def run_experiment(lab: LabRun, forge: Forge, state: dict[str, Any]) -> dict[str
     slug = lab.paths.worktree_slug(number)
     started = time.monotonic()
     if state.get("phase") == "working":
-        worktree = lab.fresh_worktree(forge, slug, state["start"])
+        worktree = recreate_worktree(forge.repo, forge.paths, slug, state["start"])
         state = work(lab, forge, state, worktree)
     else:
-        worktree = lab.fresh_worktree(forge, slug, state["commit"])
+        worktree = recreate_worktree(forge.repo, forge.paths, slug, state["commit"])
     try:
         verdict = judge(lab, forge, state, worktree)
     finally:
-        lab.drop_worktree(forge, slug)
+        discard_worktree(forge.repo, forge.paths, slug)
     forge.repo.references.create(
         lab.paths.archive_ref(number), pygit2.Oid(hex=state["commit"]), force=True
     )

@@ -161,13 +161,6 @@ class Ledger:
     def put(self, record: LabRecord) -> None:
         atomic_write_json(self.paths.record, record.to_json())
 
-    def change(self, **changes: Any) -> LabRecord:
-        """Change record fields under the record lock; return the new record."""
-        with self.locked():
-            updated = dataclasses.replace(self.get(), **changes)
-            self.put(updated)
-        return updated
-
     def spend(self, usd: float) -> LabRecord:
         """Add what a session cost to the lab's spending (read and written under the lock)."""
         with self.locked():
@@ -180,15 +173,16 @@ class Ledger:
         path = self.paths.results
         if not path.is_file():
             return []
+        lines = path.read_text(encoding="utf-8").splitlines()
         rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
                 rows.append(json.loads(line))
             except ValueError:
                 # A torn last line from a killed write: everything before it stands.
-                if number != len(path.read_text(encoding="utf-8").splitlines()):
+                if number != len(lines):
                     raise CorruptState(
                         f"{path} line {number} is not JSON; fix or remove it"
                     ) from None

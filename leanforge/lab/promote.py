@@ -24,7 +24,7 @@ from leanforge.gate.passes import project_argv
 from leanforge.gate.scan import scan
 from leanforge.git.commits import signature
 from leanforge.git.merge import commit_merge, plan_merge
-from leanforge.git.worktree import create_worktree, delete_branch, remove_worktree
+from leanforge.git.worktree import discard_worktree, recreate_worktree
 from leanforge.lab import decide
 from leanforge.lab.ledger import LabPaths, Ledger
 from leanforge.lab.locking import verify
@@ -81,7 +81,6 @@ def promote(
         raise UsageError(
             f"lab {config.name} has kept nothing that {config.target} lacks; nothing to promote"
         )
-    rows = ledger.rows()
     slug = paths.worktree_slug("promote")
     with merge_lock(forge.paths):
         plan = plan_merge(forge.repo, target=config.target, branch=paths.branch, overlay={})
@@ -94,11 +93,7 @@ def promote(
             plan.tree,
             [plan.target_old, plan.branch_head],
         )
-        remove_worktree(forge.repo, forge.paths, slug)
-        delete_branch(forge.repo, slug)
-        worktree = create_worktree(
-            forge.repo, forge.paths, slug, forge.repo[probe].peel(pygit2.Commit)
-        )
+        worktree = recreate_worktree(forge.repo, forge.paths, slug, str(probe))
         try:
             note(
                 f"running the project's tests on the merged tree ({forge.config.gate.test_command})"
@@ -118,6 +113,7 @@ def promote(
             found: tuple[Verdict, ...] = ()
             if reviewers:
                 base = forge.repo[plan.target_old].peel(pygit2.Commit)
+                rows = ledger.rows()
                 found = _review(
                     forge, config, worktree, base, rows, reviewers, lenses, model, note, tests
                 )
@@ -129,8 +125,7 @@ def promote(
                         f"not every reviewer approved ({why or 'a reviewer rejected'}); nothing was merged"
                     )
         finally:
-            remove_worktree(forge.repo, forge.paths, slug)
-            delete_branch(forge.repo, slug)
+            discard_worktree(forge.repo, forge.paths, slug)
         base_mean = record.baseline.get("mean")
         metric = f"{config.metric}={best.mean:.6g} (baseline {base_mean:.6g}, experiment {best.id})"
         commit = commit_merge(

@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pygit2
@@ -21,8 +20,8 @@ import pygit2
 from leanforge.agent.session import make_model
 from leanforge.clock import iso
 from leanforge.context import Forge
-from leanforge.errors import ForgeError, UsageError
-from leanforge.git.worktree import create_worktree, delete_branch, remove_worktree
+from leanforge.errors import BudgetExceeded, ForgeError, UsageError
+from leanforge.git.worktree import discard_worktree, recreate_worktree
 from leanforge.lab import decide
 from leanforge.lab.evaluate import evaluate
 from leanforge.lab.ledger import Best, LabPaths, LabRecord, Ledger
@@ -71,7 +70,6 @@ class LabRun:
         self.guard = threading.Lock()
         self.advising = threading.Lock()
         self.started = 0
-        self.outcomes: list[bool] = []
         self.rows: list[dict[str, Any]] = []
         self.stop = ""
         self.spent_at_start = 0.0
@@ -111,26 +109,23 @@ class LabRun:
         return self.ledger.get().spent_usd - self.spent_at_start
 
     def budget(self) -> float | None:
-        """What one session may spend now: the run's cost cap left, shared by the jobs."""
+        """What one session may spend now: the run's cost cap left, shared by the jobs.
+
+        None without a cap; raises :class:`BudgetExceeded` once the cap is spent.
+        """
         if self.limits.max_cost is None:
             return None
-        return max(self.limits.max_cost - self.spent(), 0.0) / max(self.options.jobs, 1)
+        share = max(self.limits.max_cost - self.spent(), 0.0) / max(self.options.jobs, 1)
+        if share <= 0:
+            raise BudgetExceeded(
+                f"the run's cost cap of ${self.limits.max_cost:.2f} is spent; raise --max-cost to go on"
+            )
+        return share
 
     def now(self) -> str:
         return iso(self.forge.clock.now())
 
     # -- git ----------------------------------------------------------------------------
-
-    def fresh_worktree(self, forge: Forge, slug: str, commit: str) -> Path:
-        """A worktree for ``slug`` at ``commit``, replacing any a killed run left behind."""
-        remove_worktree(forge.repo, forge.paths, slug)
-        delete_branch(forge.repo, slug)
-        start = forge.repo[pygit2.Oid(hex=commit)].peel(pygit2.Commit)
-        return create_worktree(forge.repo, forge.paths, slug, start)
-
-    def drop_worktree(self, forge: Forge, slug: str) -> None:
-        remove_worktree(forge.repo, forge.paths, slug)
-        delete_branch(forge.repo, slug)
 
     def lab_tip(self) -> str:
         branch = self.forge.repo.branches.local.get(self.paths.branch)
@@ -170,11 +165,11 @@ class LabRun:
             f"measuring the starting code ({commit[:12]}) {repeats} times for the noise floor"
         )
         slug = self.paths.worktree_slug("base")
-        worktree = self.fresh_worktree(self.forge, slug, commit)
+        worktree = recreate_worktree(self.forge.repo, self.forge.paths, slug, commit)
         try:
             result = evaluate(self.forge, self.config, worktree, self.pristine.files, repeats)
         finally:
-            self.drop_worktree(self.forge, slug)
+            discard_worktree(self.forge.repo, self.forge.paths, slug)
         if not result.ok or result.measure is None:
             raise ForgeError(
                 f"the evaluator fails on the starting code: {result.error}; "
@@ -230,7 +225,7 @@ class LabRun:
             started=self.started,
             spent=self.spent(),
             best=record.best.mean if record.best else None,
-            outcomes=tuple(self.outcomes),
+            outcomes=tuple(r["status"] == decide.KEPT for r in self.rows),
         )
 
     def claim(self, resumable: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -270,7 +265,6 @@ class LabRun:
     def finished(self, row: dict[str, Any]) -> None:
         with self.guard:
             self.rows.append(row)
-            self.outcomes.append(row["status"] == decide.KEPT)
 
     def halt(self, reason: str) -> None:
         with self.guard:

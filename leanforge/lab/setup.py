@@ -87,10 +87,6 @@ class LabConfig:
         }
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
-    def better(self, a: float, b: float) -> bool:
-        """Is metric value ``a`` better than ``b`` in this lab's direction?"""
-        return a < b if self.direction == "min" else a > b
-
 
 def lab_dir(workdir: Path, name: str) -> Path:
     return workdir / LABS_RELPATH / name

@@ -101,7 +101,7 @@ def test_report_by_hand_prints_to_stderr_and_exits_0(tmp_path: Path) -> None:
 
 def test_report_refuses_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(client.CHANNEL_ENV, raising=False)
-    with pytest.raises(client.ChannelError, match="must be a number, not bool"):
+    with pytest.raises(client.ChannelError, match="is True, not a number"):
         client.report(steps=True)
     with pytest.raises(client.ChannelError, match="must be finite"):
         client.report(steps=float("nan"))
