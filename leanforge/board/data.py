@@ -18,8 +18,8 @@ from typing import Any
 
 import pygit2
 
-from leanforge import lock
 from leanforge.agent.transcript import read as read_transcript
+from leanforge.board.routes import SESSION
 from leanforge.board.timeline import timeline
 from leanforge.clock import iso
 from leanforge.config import PLAYBOOK_RELPATH
@@ -30,14 +30,15 @@ from leanforge.gate.report import GateReport
 from leanforge.lab import setup
 from leanforge.lab.ledger import LabPaths, Ledger
 from leanforge.lab.status import summary
-from leanforge.pipeline.attempts import Attempt, AttemptLog
+from leanforge.pipeline.attempts import Attempt, AttemptLog, from_json
 from leanforge.pipeline.history import HOLDOUT_CHECK, Redactor
+from leanforge.pipeline.job import read_locked
 from leanforge.records import TaskRecord
 from leanforge.state import is_held
 
 #: Bytes of diff the board sends; the rest is cut (``diff_truncated``).
 DIFF_LIMIT = 200_000
-SESSION = re.compile(r"^[0-9A-Za-z_-]{1,100}$")
+_SESSION_ID = re.compile(rf"^{SESSION}$")
 _SESSION_TIME = re.compile(r"^(\d{8}T\d{6})-")
 CORRUPT = "corrupt"
 
@@ -63,10 +64,43 @@ def _attempts(forge: Forge, slug: str) -> tuple[list[Attempt], str]:
         return [], str(exc)
 
 
+def _latest_attempt(forge: Forge, slug: str) -> tuple[list[Attempt], str]:
+    """The task's latest attempt alone, or none and why its file is corrupted.
+
+    Reads only the file ``AttemptLog.latest()`` ends on (that one parses every attempt file),
+    with the same message for a corrupted one.
+    """
+    path = max(forge.store.attempts_dir(slug).glob("[0-9]*.json"), default=None)
+    if path is None:
+        return [], ""
+    try:
+        return [from_json(json.loads(path.read_text(encoding="utf-8")))], ""
+    except (ValueError, KeyError, TypeError) as exc:
+        return [], f"attempt file {path} is corrupted ({exc}); delete it to redo that attempt"
+
+
+#: Every row's keys, with the values a row shows when its record cannot be read.
+_ROW_DEFAULTS: dict[str, Any] = {
+    "slug": "",
+    "title": "",
+    "status": CORRUPT,
+    "record_status": CORRUPT,
+    "attempts": 0,
+    "attempt_limit": 0,
+    "cost_usd": 0.0,
+    "duration_s": None,
+    "reviewers": 0,
+    "created_at": "",
+    "updated_at": "",
+    "merged_commit": "",
+    "failure": "",
+}
+
+
 def _row(forge: Forge, record: TaskRecord, attempts: Sequence[Attempt]) -> dict[str, Any]:
     building = is_held(forge.paths.task_dir(record.slug) / "build.lock")
     end: datetime | str = forge.clock.now() if building else record.updated_at
-    return {
+    return _ROW_DEFAULTS | {
         "slug": record.slug,
         "title": record.title,
         "status": "building" if building else record.status,
@@ -84,40 +118,32 @@ def _row(forge: Forge, record: TaskRecord, attempts: Sequence[Attempt]) -> dict[
 
 
 def _corrupt_row(slug: str, error: str) -> dict[str, Any]:
-    return {
-        "slug": slug,
-        "title": "",
-        "status": CORRUPT,
-        "record_status": CORRUPT,
-        "attempts": 0,
-        "attempt_limit": 0,
-        "cost_usd": 0.0,
-        "duration_s": None,
-        "reviewers": 0,
-        "created_at": "",
-        "updated_at": "",
-        "merged_commit": "",
-        "failure": error,
-    }
+    return _ROW_DEFAULTS | {"slug": slug, "failure": error}
 
 
-def _task_row(forge: Forge, slug: str) -> dict[str, Any]:
+def _task_row(
+    forge: Forge, slug: str, every_attempt: bool
+) -> tuple[dict[str, Any], TaskRecord | None, list[Attempt]]:
+    """The task's row, with the record and the attempts it was built from (None when corrupt).
+
+    Only the latest attempt is read unless ``every_attempt``: the row needs no other.
+    """
     try:
         record = forge.store.get(slug)
     except UnknownTask:
         raise
     except ForgeError as exc:
-        return _corrupt_row(slug, str(exc))
-    attempts, error = _attempts(forge, slug)
+        return _corrupt_row(slug, str(exc)), None, []
+    attempts, error = _attempts(forge, slug) if every_attempt else _latest_attempt(forge, slug)
     row = _row(forge, record, attempts)
     if error:
         row["failure"] = error
-    return row
+    return row, record, attempts
 
 
 def task_rows(forge: Forge) -> list[dict[str, Any]]:
     """One row per task, newest first."""
-    rows = [_task_row(forge, slug) for slug in forge.store.slugs()]
+    rows = [_task_row(forge, slug, every_attempt=False)[0] for slug in forge.store.slugs()]
     rows.sort(key=lambda r: r["slug"])
     rows.sort(key=lambda r: str(r["created_at"]), reverse=True)
     return rows
@@ -185,12 +211,43 @@ def _diff(forge: Forge, record: TaskRecord, redact: Redactor) -> tuple[str, bool
     return data[:DIFF_LIMIT].decode("utf-8", "ignore"), True
 
 
-def _session_row(path: Path) -> dict[str, Any]:
-    role, events = "", 0
-    for event in read_transcript(path):
+def _event(line: str) -> dict[str, Any] | None:
+    """One transcript line's event, or None where :func:`read_transcript` skips the line."""
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def _role_and_count(path: Path) -> tuple[str, int]:
+    """The role of the session's first start event, and how many events ``path`` holds.
+
+    Parses only the lines up to that start event (the first or second) and the last line:
+    the writer puts one whole event on each line and a killed one tears at most the last.
+    """
+    role, events, last = "", 0, None
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue  # blank: never an event
+            if not role:
+                event = _event(line)
+                if event is not None:
+                    events += 1
+                    if event.get("event") == "start":
+                        role = str(event.get("role", ""))
+                continue
+            if last is not None:
+                events += 1
+            last = line
+    if last is not None and _event(last) is not None:
         events += 1
-        if event.get("event") == "start" and not role:
-            role = str(event.get("role", ""))
+    return role, events
+
+
+def _session_row(path: Path) -> dict[str, Any]:
+    role, events = _role_and_count(path)
     stamp = _SESSION_TIME.match(path.stem)
     started = ""
     if stamp:
@@ -208,13 +265,13 @@ def _sessions(forge: Forge, slug: str) -> list[dict[str, Any]]:
     folder = forge.store.transcripts_dir(slug)
     if not folder.is_dir():
         return []
-    found = [p for p in folder.glob("*.jsonl") if SESSION.match(p.stem) and p.is_file()]
+    found = [p for p in folder.glob("*.jsonl") if _SESSION_ID.match(p.stem) and p.is_file()]
     return sorted((_session_row(p) for p in found), key=lambda s: (s["started_at"], s["session"]))
 
 
 def task_detail(forge: Forge, slug: str) -> dict[str, Any]:
     """Everything the task page shows (``task_rows``' row plus the spec, tests, diff, timeline)."""
-    row = _task_row(forge, slug)
+    row, record, attempts = _task_row(forge, slug, every_attempt=True)
     detail: dict[str, Any] = {
         **row,
         "base_branch": "",
@@ -231,21 +288,16 @@ def task_detail(forge: Forge, slug: str) -> dict[str, Any]:
         "playbook_status": "",
         "playbook_commit": "",
     }
-    if row["status"] == CORRUPT:
+    if record is None:
         return detail
-    record = forge.store.get(slug)
-    attempts, _ = _attempts(forge, slug)
     holdout: Mapping[str, bytes] = {}
     try:
-        lock_dir = forge.store.lock_dir(slug)
-        manifest = lock.read_manifest(lock_dir, record.lock_sha256)
-        spec = lock.read_pristine(lock_dir, manifest, [lock.SPEC])
-        visible = lock.read_pristine(lock_dir, manifest, [lock.ACCEPTANCE])
-        holdout = lock.read_pristine(lock_dir, manifest, [lock.HOLDOUT])
-        detail["spec"] = b"\n".join(spec.values()).decode("utf-8", "replace")
+        locked = read_locked(forge, slug, record.lock_sha256)
+        holdout = locked.holdout
+        detail["spec"] = locked.spec
         detail["tests"] = [
             {"path": p, "text": data.decode("utf-8", "replace")}
-            for p, data in sorted(visible.items())
+            for p, data in sorted(locked.acceptance.items())
         ]
     except ForgeError as exc:
         detail["lock_error"] = str(exc)
@@ -280,7 +332,7 @@ def transcript(forge: Forge, slug: str, session: str) -> dict[str, Any]:
     """One agent session's events, each JSONL line as a dict."""
     if not forge.store.exists(slug):
         raise UnknownTask(f"no task named {slug!r}")
-    if not SESSION.match(session):
+    if not _SESSION_ID.match(session):
         raise NotFound(f"no session {session!r}")
     folder = forge.store.transcripts_dir(slug).resolve()
     path = (folder / f"{session}.jsonl").resolve()
@@ -362,10 +414,10 @@ def version(forge: Forge) -> str:
     if results.is_file():
         stat = results.stat()
         digest.update(f"results {stat.st_mtime_ns} {stat.st_size}".encode())
-    head = forge.paths.common_dir / "HEAD"
     try:
         resolved = forge.repo.lookup_reference("HEAD").resolve()
         digest.update(f"head {resolved.name} {resolved.target}".encode())
     except (KeyError, pygit2.GitError):
+        head = forge.paths.common_dir / "HEAD"
         digest.update(head.read_bytes() if head.is_file() else b"")
     return digest.hexdigest()[:16]

@@ -14,7 +14,8 @@ from pathlib import Path
 
 STATIC_DIR = Path(__file__).parent / "static"
 _NAME = r"[a-z0-9]+(?:-[a-z0-9]+)*"
-_SESSION = r"[0-9A-Za-z_-]{1,100}"
+#: A session id (a transcript's file stem), unanchored: routes and data anchor it.
+SESSION = r"[0-9A-Za-z_-]{1,100}"
 _STATIC = re.compile(r"^[a-z0-9_-]+\.(css|js|svg|png)$")
 CONTENT_TYPES = {
     "css": "text/css; charset=utf-8",
@@ -44,7 +45,7 @@ _ROUTES: list[tuple[re.Pattern[str], str, str]] = [
         (r"^/static/([a-z0-9_.-]+)$", "static", "file"),
         (r"^/api/tasks$", "api", "tasks"),
         (rf"^/api/tasks/({_NAME})$", "api", "task"),
-        (rf"^/api/tasks/({_NAME})/transcripts/({_SESSION})$", "api", "transcript"),
+        (rf"^/api/tasks/({_NAME})/transcripts/({SESSION})$", "api", "transcript"),
         (r"^/api/labs$", "api", "labs"),
         (rf"^/api/labs/({_NAME})$", "api", "lab"),
         (r"^/api/playbook$", "api", "playbook"),

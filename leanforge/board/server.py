@@ -16,19 +16,13 @@ import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from time import monotonic
 from types import TracebackType
 from typing import Any, Self, cast
 
 from leanforge.board import access, data, render
-from leanforge.board.access import COOKIE, LOOPBACK_NAMES, credentials, is_loopback, split_host
-from leanforge.board.routes import (
-    CONTENT_TYPES,
-    STATIC_DIR,
-    Route,
-    route,
-    static_file,
-    target_path,
-)
+from leanforge.board.access import COOKIE, credentials, is_loopback, split_host
+from leanforge.board.routes import Route, route, static_file, target_path
 from leanforge.context import Forge
 from leanforge.errors import UnknownTask
 
@@ -46,21 +40,8 @@ SECURITY_HEADERS = {
 POLL_SECONDS = 0.5
 HEARTBEAT_SECONDS = 15.0
 
-# Routing and access decisions moved to their own modules; these names stay importable here.
-__all__ = [
-    "CONTENT_TYPES",
-    "COOKIE",
-    "HEARTBEAT_SECONDS",
-    "LOOPBACK_NAMES",
-    "POLL_SECONDS",
-    "SECURITY_HEADERS",
-    "STATIC_DIR",
-    "BoardServer",
-    "Route",
-    "is_loopback",
-    "route",
-    "split_host",
-]
+# Routing and access decisions live in their own modules; these names stay importable here.
+__all__ = ["BoardServer", "is_loopback", "route", "split_host"]
 
 
 class BoardServer:
@@ -76,6 +57,10 @@ class BoardServer:
         self.token = token
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        # The state's version, shared by every event stream: (when it was taken, it).
+        self._version_lock = threading.Lock()
+        self._version: tuple[float, str] | None = None
+        self._version_forge: Forge | None = None
         self._httpd = _HTTPServer(self, host, port)
 
     @property
@@ -122,6 +107,23 @@ class BoardServer:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    def version(self) -> str:
+        """:func:`data.version`, walked at most once per poll interval however many streams ask."""
+        with self._version_lock:
+            now = monotonic()
+            if self._version is not None and now - self._version[0] < POLL_SECONDS:
+                return self._version[1]
+            if self._version_forge is None:
+                # Only ever used under the lock: its pygit2 handles are never shared.
+                self._version_forge = self.forge_factory()
+            try:
+                current = data.version(self._version_forge)
+            except Exception:
+                self._version_forge = None  # the next call starts afresh, as a new stream did
+                raise
+            self._version = (now, current)
+            return current
 
     # -- decisions (pure over the request's parts) ------------------------------------------------
 
@@ -268,12 +270,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if head:
             return
-        forge = self.app.forge_factory()
         stopping = self.app.stopping
         last, quiet = "", 0.0
         while not stopping.is_set():
             try:
-                current = data.version(forge)
+                current = self.app.version()
             except Exception as exc:  # end this stream; the page reconnects
                 print(f"board: event stream ended: {exc}", file=sys.stderr)
                 return

@@ -43,6 +43,18 @@ class Locked:
     holdout: Mapping[str, bytes]
 
 
+def read_locked(forge: Forge, slug: str, lock_sha256: str) -> Locked:
+    """The task's locked spec, acceptance and held-out tests, checked against its manifest."""
+    lock_dir = forge.store.lock_dir(slug)
+    manifest = lock.read_manifest(lock_dir, lock_sha256)
+    spec = lock.read_pristine(lock_dir, manifest, [lock.SPEC])
+    return Locked(
+        spec=b"\n".join(spec.values()).decode("utf-8", "replace"),
+        acceptance=lock.read_pristine(lock_dir, manifest, [lock.ACCEPTANCE]),
+        holdout=lock.read_pristine(lock_dir, manifest, [lock.HOLDOUT]),
+    )
+
+
 class BuildJob:
     def __init__(self, forge: Forge, slug: str, options: BuildOptions, reporter: Reporter) -> None:
         self.forge = forge
@@ -60,15 +72,7 @@ class BuildJob:
 
     @cached_property
     def locked(self) -> Locked:
-        record = self.record()
-        lock_dir = self.forge.store.lock_dir(self.slug)
-        manifest = lock.read_manifest(lock_dir, record.lock_sha256)
-        spec = lock.read_pristine(lock_dir, manifest, [lock.SPEC])
-        return Locked(
-            spec=b"\n".join(spec.values()).decode("utf-8", "replace"),
-            acceptance=lock.read_pristine(lock_dir, manifest, [lock.ACCEPTANCE]),
-            holdout=lock.read_pristine(lock_dir, manifest, [lock.HOLDOUT]),
-        )
+        return read_locked(self.forge, self.slug, self.record().lock_sha256)
 
     @cached_property
     def redact(self) -> Redactor:

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,7 +17,9 @@ from typing import Any
 import filelock
 import pytest
 
-from leanforge.board.server import BoardServer
+from leanforge.board import data
+from leanforge.board.server import POLL_SECONDS, BoardServer
+from leanforge.context import Forge
 
 
 def fetch(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
@@ -165,6 +168,36 @@ def test_events_stream_a_new_version_on_a_state_change(board: BoardServer, board
             marker.unlink()
         assert second["version"] != first["version"]
         assert read_event(stream)["version"] == first["version"]  # and back
+
+
+def test_event_streams_share_one_state_walk_per_poll(
+    board_repo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    walks: list[Forge] = []
+
+    def walk(forge: Forge) -> str:
+        walks.append(forge)
+        return f"v{len(walks)}"
+
+    clock = [1000.0]
+    monkeypatch.setattr(data, "version", walk)
+    monkeypatch.setattr("leanforge.board.server.monotonic", lambda: clock[0])
+    server = BoardServer(board_repo.forge, "127.0.0.1", 0, None)
+    try:
+        seen: list[str] = []
+        streams = [threading.Thread(target=lambda: seen.append(server.version())) for _ in range(8)]
+        for stream in streams:
+            stream.start()
+        for stream in streams:
+            stream.join()
+        assert seen == ["v1"] * 8 and len(walks) == 1
+        clock[0] += POLL_SECONDS * 0.9
+        assert server.version() == "v1" and len(walks) == 1
+        clock[0] += POLL_SECONDS * 0.1
+        assert server.version() == "v2" and len(walks) == 2
+        assert walks[0] is walks[1], "one forge, used under the lock only"
+    finally:
+        server.stop()
 
 
 # -- `forge board` ------------------------------------------------------------------------------

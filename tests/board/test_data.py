@@ -13,6 +13,7 @@ from typing import Any
 import filelock
 import pytest
 
+from leanforge.agent.transcript import read as read_transcript
 from leanforge.board import data
 from leanforge.errors import UnknownTask
 from leanforge.pipeline.attempts import Attempt, Blocker, Verdict
@@ -88,6 +89,61 @@ def test_a_corrupt_record_becomes_a_corrupt_row(board_repo: Any) -> None:
         assert detail["status"] == "corrupt" and detail["timeline"] == []
     finally:
         shutil.rmtree(folder)
+
+
+def test_a_corrupt_latest_attempt_shows_in_the_row_and_the_page(board_repo: Any) -> None:
+    before = rows_by_slug(board_repo)["fix-add"]
+    broken = board_repo.root / ".git/forge/tasks/fix-add/attempts/9999.json"
+    broken.write_text("{not json")
+    try:
+        row = rows_by_slug(board_repo)["fix-add"]
+        assert row["status"] == "merged" and row["reviewers"] == 0
+        assert f"attempt file {broken} is corrupted" in row["failure"]
+        detail = data.task_detail(board_repo.forge(), "fix-add")
+        assert detail["failure"] == row["failure"]
+        assert "attempt" not in [step["kind"] for step in detail["timeline"]]
+    finally:
+        broken.unlink()
+    assert rows_by_slug(board_repo)["fix-add"] == before
+
+
+def test_task_detail_starts_with_the_row(board_repo: Any) -> None:
+    forge = board_repo.forge()
+    for row in data.task_rows(forge):
+        detail = data.task_detail(forge, row["slug"])
+        assert {key: detail[key] for key in row if key != "duration_s"} == {
+            key: value for key, value in row.items() if key != "duration_s"
+        }
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ['{"event": "start", "role": "engineer"}', '{"event": "end"}'],
+        ['{"event": "note", "note": "no price"}', '{"event": "start", "role": "reviewer"}', "{}"],
+        [
+            '{"event": "start", "role": "tech_lead"}',
+            "",
+            "  ",
+            '{"event": "tool"}',
+            '{"event": "respo',
+        ],
+        ['{"event": "start", "role": "engineer"}', '{"event": "end"}', "[1, 2]"],
+        ["not json", "[]", '{"event": "start"}', '{"event": "start", "role": "x"}', "{}"],
+        ['{"event": "request"}', '{"event": "end"}'],
+        ["", "{tor"],
+        [],
+    ],
+)
+def test_session_rows_count_what_the_reader_reads(tmp_path: Path, lines: list[str]) -> None:
+    path = tmp_path / "20240102T030405-engineer-abc123.jsonl"
+    path.write_text("".join(f"{line}\n" for line in lines[:-1]) + "".join(lines[-1:]))
+    events = list(read_transcript(path))
+    starts = [str(e.get("role", "")) for e in events if e.get("event") == "start"]
+    row = data._session_row(path)
+    assert row["events"] == len(events)
+    assert row["role"] == (next((r for r in starts if r), "") or "engineer")
+    assert row["started_at"] == "2024-01-02T03:04:05Z"
 
 
 def test_merged_task_detail(board_repo: Any) -> None:

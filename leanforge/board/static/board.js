@@ -173,7 +173,7 @@
       return;
     }
     busy = true;
-    fetch(location.pathname + location.search, { headers: { "X-Board-Partial": "1" }, cache: "no-store" })
+    fetch(location.pathname + location.search, { cache: "no-store" })
       .then(function (response) {
         if (!response.ok && response.status !== 404) throw new Error("HTTP " + response.status);
         return response.text();
@@ -194,19 +194,9 @@
       });
   }
 
-  function versionOf(data) {
-    try {
-      var parsed = JSON.parse(data);
-      if (parsed && typeof parsed === "object" && parsed.version != null) return String(parsed.version);
-    } catch (err) {
-      // Not JSON: the data is the version itself.
-    }
-    return String(data);
-  }
-
   if (body.dataset.live === "1" && typeof EventSource === "function") {
-    // The first state event is the version this page was rendered at (unless the server says).
-    var last = body.dataset.version || null;
+    // The first state event is the version this page was rendered at.
+    var last = null;
     var source = new EventSource("/api/events");
     source.addEventListener("open", function () {
       body.dataset.sse = "open";
@@ -215,7 +205,7 @@
       body.dataset.sse = source.readyState === EventSource.CLOSED ? "closed" : "reconnecting";
     });
     source.addEventListener("state", function (event) {
-      var version = versionOf(event.data);
+      var version = String(JSON.parse(event.data).version);
       if (last === null) {
         last = version;
         return;
