@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from leanforge.cli.common import CONTEXT_SETTINGS, emit_json, json_option, progress, quiet
-from leanforge.cli.tasks import format_attempt
+from leanforge.pipeline.history import format_attempt
 from leanforge.pipeline.progress import LineReporter, SilentReporter
 from leanforge.records import to_json
 

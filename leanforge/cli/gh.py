@@ -116,9 +116,12 @@ def run_cmd(
         remote=remote,
         run_url=_run_url(os.environ),
     )
+    # run_action checks again, but only after the event, the token and the config were read:
+    # the config refuses a negative budgets.task_usd with its own message.
     check_options(options)
     trigger = load_event(event_path, event_name)
     github = RestClient.from_env(os.environ)
+    # The spec-writer's cap is budgets.task_usd; the build's is options.max_cost (run_action).
     forge = forge_here({"budgets": {"task_usd": max_cost}})
     note = quiet if as_json else progress
     result = run_action(

@@ -16,8 +16,9 @@ from leanforge.cli.common import (
 )
 from leanforge.errors import CorruptState, LockTampered
 from leanforge.lock import read_manifest, read_pristine
-from leanforge.pipeline.attempts import MERGED, Attempt, AttemptLog
+from leanforge.pipeline.attempts import Attempt, AttemptLog
 from leanforge.pipeline.attempts import to_json as attempt_json
+from leanforge.pipeline.history import format_attempt
 from leanforge.records import TaskRecord, Usage, to_json
 from leanforge.tasks import clean as clean_tasks
 
@@ -78,24 +79,6 @@ def show_payload(
         "lock_state": lock_state,
         "attempt_log": [attempt_json(a) for a in attempts or []],
     }
-
-
-def format_attempt(attempt: Attempt) -> str:
-    """One line per attempt: how it ended and the first reason."""
-    why = ""
-    if attempt.engineer_error:
-        why = attempt.engineer_error
-    elif attempt.failed_checks:
-        why = ", ".join(c.name for c in attempt.failed_checks)
-    elif rejected := [v for v in attempt.verdicts if not v.approve]:
-        why = "; ".join(
-            f"reviewer {v.reviewer} ({v.lens}): "
-            + (", ".join(b.title for b in v.blockers) or v.problem)
-            for v in rejected
-        )
-    elif attempt.merge_detail and attempt.outcome != MERGED:
-        why = attempt.merge_detail
-    return f"{attempt.outcome or 'in progress'}" + (f": {why}" if why else "")
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)

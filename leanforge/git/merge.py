@@ -106,7 +106,7 @@ def commit_merge(
     dirty. A user's unrelated uncommitted work is kept: only touched paths are checked out.
     """
     refname = f"refs/heads/{plan.target}"
-    text = _format_message(message, trailers)
+    text = format_message(message, trailers)
     with forge_lock(paths):
         ref = repo.lookup_reference(refname)
         if ref.target != plan.target_old:
@@ -219,8 +219,11 @@ def _check_repo_path(path: str) -> None:
         raise ValueError(f"overlay path {path!r} is not a clean repo-relative path")
 
 
-def _format_message(message: str, trailers: Mapping[str, str]) -> str:
-    """Message, a blank line, then one ``Key: value`` trailer per line in the given order."""
+def format_message(message: str, trailers: Mapping[str, str]) -> str:
+    """Message, a blank line, then one ``Key: value`` trailer per line in the given order.
+
+    Raises ValueError for a key that is not a trailer token or a value with a line break.
+    """
     for key, value in trailers.items():
         if not _TRAILER_KEY.match(key) or "\n" in value or "\r" in value:
             raise ValueError(f"invalid trailer {key!r}: {value!r}")

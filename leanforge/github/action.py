@@ -13,7 +13,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import pygit2
 
@@ -21,17 +20,17 @@ from leanforge.context import Forge
 from leanforge.errors import ForgeError, UsageError
 from leanforge.gate.report import GateReport
 from leanforge.git.commits import commit_files
+from leanforge.git.merge import format_message
 from leanforge.git.remote import push
 from leanforge.github import event as events
 from leanforge.github import report
 from leanforge.github.rest import GitHub
 from leanforge.pipeline import history
-from leanforge.pipeline.attempts import AttemptLog
 from leanforge.pipeline.build import build_one
 from leanforge.pipeline.job import BuildJob, BuildOptions
 from leanforge.pipeline.merging import overlay
 from leanforge.pipeline.progress import APPROVED, BLOCKED, Reporter, SilentReporter
-from leanforge.records import Usage
+from leanforge.records import TaskRecord, Usage
 from leanforge.spec_agent import AgentSpecRequest, AutoApprove, write_spec
 from leanforge.tasks import discard_task
 
@@ -121,9 +120,7 @@ def load_event(path: Path, name: str) -> events.Trigger:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read the event file {path} ({exc}); pass --event PATH") from None
-    if not isinstance(payload, dict):
-        raise UsageError(f"the event file {path} is not a JSON object")
-    return events.parse_event(name, payload)
+    return events.parse_event(name, payload)  # refuses a payload that is not a JSON object
 
 
 def check_options(options: ActionOptions) -> None:
@@ -196,7 +193,7 @@ def _label(github: GitHub, trigger: events.Trigger, add: str, remove: str) -> No
         github.remove_label(trigger.repo, trigger.number, remove)
 
 
-def _target(forge: Forge, trigger: events.Trigger, options: ActionOptions) -> str:
+def _target(forge: Forge, options: ActionOptions) -> str:
     name = options.target or (forge.repo.head.shorthand if not forge.repo.head_is_detached else "")
     if not name or forge.repo.branches.local.get(name) is None:
         raise UsageError(
@@ -215,7 +212,7 @@ def _pipeline(
     token: str,
     note: Callable[[str], None],
 ) -> ActionResult:
-    target = _target(forge, trigger, options)
+    target = _target(forge, options)
     if forge.store.exists(slug):  # a retry on the same machine starts from scratch
         discard_task(forge, slug)
     task = events.task_text(trigger.title, trigger.body)
@@ -244,7 +241,6 @@ def _pipeline(
     result = build_one(forge, slug, build, CommentReporter(comment))
     if not result.ok:
         raise ForgeError(result.record.failure or f"the build ended with {result.outcome}")
-    attempts = AttemptLog(forge.store.attempts_dir(slug)).all()
     comment.show(
         comment.board.at(
             "build", report.PASSED, f"approved after {result.record.attempts} attempt(s)"
@@ -261,7 +257,7 @@ def _pipeline(
         link = f"merged into `{target}` as {merged[:12]}"
         outcome = ActionResult("done", link, slug=slug, merged_commit=merged)
     else:
-        url = _open_pull(forge, github, trigger, options, slug, target, attempts, token)
+        url = _open_pull(forge, github, trigger, options, result.record, target, token)
         link = url
         outcome = ActionResult("done", url, slug=slug, pull_url=url)
     _label(github, trigger, report.DONE_LABEL, report.FAILED_LABEL)
@@ -270,7 +266,7 @@ def _pipeline(
             comment.board.at("deliver", report.PASSED, link),
             outcome="done",
             link=link,
-            cost_usd=_cost(forge, slug),
+            cost_usd=result.record.cost_usd,
         )
     )
     return replace(outcome, comment_id=comment.comment_id)
@@ -281,26 +277,24 @@ def _open_pull(
     github: GitHub,
     trigger: events.Trigger,
     options: ActionOptions,
-    slug: str,
+    record: TaskRecord,
     target: str,
-    attempts: list[Any],
     token: str,
 ) -> str:
     """Push the branch with its spec and pristine tests on top, then open (or refresh) the PR."""
+    slug = record.slug
     job = BuildJob(forge, slug, BuildOptions(), SilentReporter())
-    record = job.record()
     head = forge.repo.branches.local[record.branch].peel(pygit2.Commit)
     files = overlay(job)
-    tip = commit_files(
-        forge.repo,
-        head,
-        files,
-        f"forge: {slug}: the spec and the locked acceptance tests\n\n"
-        f"Forge-Task: {slug}\nForge-Lock: sha256:{record.lock_sha256}\n",
+    message = format_message(
+        f"forge: {slug}: the spec and the locked acceptance tests",
+        {"Forge-Task": slug, "Forge-Lock": f"sha256:{record.lock_sha256}"},
     )
+    tip = commit_files(forge.repo, head, files, message)
     branch = record.branch
     forge.repo.references.create(f"refs/heads/{branch}", tip.id, force=True)
     push(forge.repo, options.remote, [f"+refs/heads/{branch}:refs/heads/{branch}"], token)
+    attempts = job.log.all()
     last = attempts[-1] if attempts else None
     gate = ""
     if last is not None and last.gate_run:

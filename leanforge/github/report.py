@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from leanforge.pipeline.attempts import Attempt
+from leanforge.pipeline.history import format_attempt
 
 MARKER = "<!-- forge:progress -->"
 DONE_LABEL = "forge:done"
@@ -13,8 +14,8 @@ FAILED_LABEL = "forge:failed"
 
 #: The stages shown in the progress comment, in order.
 STAGES = ("authorize", "spec", "build", "deliver")
-PENDING, RUNNING, PASSED, FAILED, SKIPPED = "pending", "running", "done", "failed", "skipped"
-_ICONS = {PENDING: "⬜", RUNNING: "⏳", PASSED: "✅", FAILED: "❌", SKIPPED: "⏭️"}
+PENDING, RUNNING, PASSED, FAILED = "pending", "running", "done", "failed"
+_ICONS = {PENDING: "⬜", RUNNING: "⏳", PASSED: "✅", FAILED: "❌"}
 #: Notes kept in the comment (the latest ones).
 NOTES_SHOWN = 8
 
@@ -91,13 +92,10 @@ def _verdict_lines(attempt: Attempt) -> list[str]:
 
 
 def attempt_line(attempt: Attempt) -> str:
-    what = attempt.outcome or (
-        "approved"
-        if attempt.verdicts and all(v.approve for v in attempt.verdicts)
-        else "in progress"
-    )
-    checks = ", ".join(c.name for c in attempt.failed_checks)
-    return f"- attempt {attempt.number}: {what}" + (f" ({checks})" if checks else "")
+    """One attempt as ``forge show`` words it; an unfinished one every reviewer passed is approved."""
+    approved = bool(attempt.verdicts) and all(v.approve for v in attempt.verdicts)
+    what = "approved" if not attempt.outcome and approved else format_attempt(attempt)
+    return f"- attempt {attempt.number}: {what}"
 
 
 def pull_body(

@@ -47,7 +47,13 @@ class GitHub(Protocol):
 
 
 def retry_delay(
-    status: int | None, headers: Mapping[str, str], body: str, attempt: int, now: float
+    status: int | None,
+    headers: Mapping[str, str],
+    body: str,
+    attempt: int,
+    now: float,
+    *,
+    idempotent: bool = True,
 ) -> float | None:
     """Seconds to wait before retrying a failed request, or None if retrying cannot help.
 
@@ -55,12 +61,16 @@ def retry_delay(
     the failures before this one; ``now`` is epoch seconds, to turn ``x-ratelimit-reset`` into
     a wait. The rules are GitHub's: ``retry-after`` first, then the primary limit's reset, then
     at least a minute (doubling) for a secondary limit; 5xx and lost connections back off 1, 2, 4...
+
+    A request that creates something (``idempotent=False``) is retried only after a rate limit,
+    which GitHub answers before doing anything: after a 5xx or a lost connection it may already
+    have been applied, and a retry would make a second comment or pull request.
     """
     lower = {name.lower(): value for name, value in headers.items()}
     if status in (403, 429):
         return _rate_limit_delay(status, lower, body, attempt, now)
     if status is None or status >= 500:
-        return 2.0**attempt
+        return 2.0**attempt if idempotent else None
     return None
 
 
@@ -135,10 +145,7 @@ class RestClient:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RestClient:
         """A client from ``GITHUB_TOKEN`` and ``GITHUB_API_URL`` (GitHub Enterprise, tests)."""
-        token = env.get("GITHUB_TOKEN", "")
-        if not token.strip():
-            raise GitHubError(MISSING_TOKEN)
-        return cls(token, env.get("GITHUB_API_URL", "").strip() or API_URL)
+        return cls(env.get("GITHUB_TOKEN", ""), env.get("GITHUB_API_URL", "").strip() or API_URL)
 
     def __repr__(self) -> str:
         return f"RestClient({self.api_url!r})"
@@ -219,9 +226,8 @@ class RestClient:
     ) -> Response:
         """One API call with retries; with ``missing_ok`` a 404 is a reply (data None), not an error.
 
-        A request that creates something (``idempotent=False``) is retried only after a rate
-        limit, which GitHub answers before doing anything: after a 5xx or a lost connection it
-        may already have been applied, and a retry would make a second comment or pull request.
+        ``idempotent=False`` (a request that creates something) goes to ``retry_delay``, which
+        then retries only rate limits.
         """
         where = f"{method} {urlsplit(path).path}"
         attempt = 0
@@ -231,9 +237,7 @@ class RestClient:
                 return Response(status, headers, _parse(where, text))
             if status == 404 and missing_ok:
                 return Response(status, headers, None)
-            delay = retry_delay(status, headers, text, attempt, self._now())
-            if not idempotent and (status is None or status >= 500):
-                delay = None
+            delay = retry_delay(status, headers, text, attempt, self._now(), idempotent=idempotent)
             if delay is None:
                 raise GitHubError(_refused(where, status, text), status=status)
             if attempt >= self.max_retries:

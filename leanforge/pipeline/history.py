@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from leanforge.gate.report import GateReport
 from leanforge.gate.scan import Finding
 from leanforge.gate.testfiles import expected_tests, module_name
-from leanforge.pipeline.attempts import Attempt, FailedCheck
+from leanforge.pipeline.attempts import MERGED, Attempt, FailedCheck
 
 HIDDEN = "[held-out test]"
 HOLDOUT_CHECK = "held-out tests"
@@ -126,3 +126,21 @@ def conflict_text(target: str, conflicts: Sequence[str]) -> str:
         "markers (<<<<<<<, =======, >>>>>>>). Resolve every one, keeping both the target's "
         "changes and this task's, and make sure the tests still pass."
     )
+
+
+def format_attempt(attempt: Attempt) -> str:
+    """One line per attempt: how it ended and the first reason."""
+    why = ""
+    if attempt.engineer_error:
+        why = attempt.engineer_error
+    elif attempt.failed_checks:
+        why = ", ".join(c.name for c in attempt.failed_checks)
+    elif rejected := [v for v in attempt.verdicts if not v.approve]:
+        why = "; ".join(
+            f"reviewer {v.reviewer} ({v.lens}): "
+            + (", ".join(b.title for b in v.blockers) or v.problem)
+            for v in rejected
+        )
+    elif attempt.merge_detail and attempt.outcome != MERGED:
+        why = attempt.merge_detail
+    return f"{attempt.outcome or 'in progress'}" + (f": {why}" if why else "")

@@ -395,6 +395,25 @@ def test_retry_delay(
     assert retry_delay(status, headers, body, attempt, START) == expected
 
 
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "expected"),
+    [
+        (500, {}, "", None),
+        (502, {}, "", None),
+        (None, {}, "", None),
+        (429, {"retry-after": "3"}, "", 3.0),
+        (403, {}, json.dumps({"message": SECONDARY}), 60.0),
+        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(START + 10)}, "", 11.0),
+        (422, {}, "", None),
+    ],
+)
+def test_retry_delay_retries_a_request_that_creates_something_only_after_a_rate_limit(
+    status: int | None, headers: dict[str, str], body: str, expected: float | None
+) -> None:
+    """A 5xx or a lost connection may come after GitHub applied the request: no retry."""
+    assert retry_delay(status, headers, body, 0, START, idempotent=False) == expected
+
+
 def test_next_link_reads_only_rel_next() -> None:
     link = '<https://api.github.com/x?page=1>; rel="prev", <https://api.github.com/x?page=3>; rel="next"'
     assert next_link(link) == "https://api.github.com/x?page=3"
